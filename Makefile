@@ -1,0 +1,102 @@
+# qpipe: ONNX -> quantized NPU deployment, as small Unix filters.
+# make                build libqpipe.a and every filter into build/bin
+# make test           run the whole test suite (bats + unit + conformance)
+# make check-asan     the same under ASan + UBSan
+# make bench          latency ratios against onnxruntime-node
+# make install PREFIX=/usr/local
+
+PREFIX  ?= /usr/local
+BUILD   ?= build
+CC      ?= cc
+PKGS    := libzstd yaml-0.1 libprotobuf-c libpng libjpeg
+OPT     ?= -O2
+SAN     ?=
+CFLAGS  ?= $(OPT) -g
+QP_CFLAGS := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Iinclude -I$(BUILD)/gen \
+             -fno-strict-aliasing -pthread $(SAN) $(shell pkg-config --cflags $(PKGS))
+LDLIBS  := $(shell pkg-config --libs $(PKGS)) -lm -pthread
+AVX2_FLAGS := -mavx2 -mfma -mf16c
+ONNX_PROTO ?= $(shell for d in /usr/include/onnx /usr/local/include/onnx; do \
+                 [ -f $$d/onnx.proto ] && echo $$d/onnx.proto && break; done)
+
+FILTERS := onnx2ir calib qtable qmix qinfer nbgexport tsim
+PRESENT := $(foreach f,$(FILTERS),$(if $(wildcard filters/$(f).c),$(f)))
+BINS    := $(addprefix $(BUILD)/bin/,$(PRESENT))
+
+GEN_C   := $(BUILD)/gen/onnx.pb-c.c $(BUILD)/gen/qpipe_ir.pb-c.c
+GEN_H   := $(GEN_C:.c=.h)
+LIB_SRC := $(wildcard common/*.c common/ops/*.c common/kernels/*.c)
+LIB_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(LIB_SRC)) $(patsubst $(BUILD)/gen/%.c,$(BUILD)/obj/gen/%.o,$(GEN_C))
+UNIT_SRC := $(wildcard tests/unit/*.c)
+UNIT_BIN := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
+MAN1    := $(wildcard man/man1/*.1)
+MAN5    := $(wildcard man/man5/*.5)
+MAN7    := $(wildcard man/man7/*.7)
+
+all: $(BUILD)/libqpipe.a $(BINS) $(UNIT_BIN)
+
+$(BUILD)/gen/onnx.pb-c.c: $(ONNX_PROTO)
+	@mkdir -p $(@D)
+	@test -n "$(ONNX_PROTO)" || { echo "onnx.proto not found: install libonnx-dev" >&2; exit 1; }
+	protoc-c --proto_path=$(dir $(ONNX_PROTO)) --c_out=$(@D) $(ONNX_PROTO)
+$(BUILD)/gen/onnx.pb-c.h: $(BUILD)/gen/onnx.pb-c.c
+
+$(BUILD)/gen/qpipe_ir.pb-c.c: common/qpipe_ir.proto
+	@mkdir -p $(@D)
+	protoc-c --proto_path=common --c_out=$(@D) common/qpipe_ir.proto
+$(BUILD)/gen/qpipe_ir.pb-c.h: $(BUILD)/gen/qpipe_ir.pb-c.c
+
+$(BUILD)/obj/gen/%.o: $(BUILD)/gen/%.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(QP_CFLAGS) -Wno-unused-parameter -c -o $@ $<
+
+# Fast kernels carry their ISA in the file name and get its flags; dispatch is at run time.
+$(BUILD)/obj/%_avx2.o: %_avx2.c $(GEN_H)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(QP_CFLAGS) $(AVX2_FLAGS) -MMD -MP -c -o $@ $<
+
+$(BUILD)/obj/%.o: %.c $(GEN_H)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(QP_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(BUILD)/libqpipe.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+# (in a pattern rule's prerequisites every '%' becomes the stem, patsubst's too: hence the function)
+objs_of = $(patsubst %.c,$(BUILD)/obj/%.o,$1)
+.SECONDEXPANSION:
+$(BUILD)/bin/%: $$(call objs_of,filters/$$*.c $$(wildcard filters/$$*_*.c)) $(BUILD)/libqpipe.a
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(SAN) -o $@ $(filter %.o,$^) $(BUILD)/libqpipe.a $(LDLIBS)
+
+$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(BUILD)/libqpipe.a
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(SAN) -o $@ $< $(BUILD)/libqpipe.a $(LDLIBS)
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
+
+test: all
+	QP_BUILD=$(abspath $(BUILD)) bats tests/
+
+check-asan:
+	$(MAKE) BUILD=build-asan OPT=-O1 SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" all
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	QP_BUILD=$(abspath build-asan) QP_SANITIZED=1 bats tests/
+
+bench: all
+	sh tests/bench/run.sh
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \
+	  $(DESTDIR)$(PREFIX)/share/man/man5 $(DESTDIR)$(PREFIX)/share/man/man7
+	install -m 755 $(BINS) $(DESTDIR)$(PREFIX)/bin/
+	$(if $(MAN1),install -m 644 $(MAN1) $(DESTDIR)$(PREFIX)/share/man/man1/)
+	$(if $(MAN5),install -m 644 $(MAN5) $(DESTDIR)$(PREFIX)/share/man/man5/)
+	$(if $(MAN7),install -m 644 $(MAN7) $(DESTDIR)$(PREFIX)/share/man/man7/)
+
+clean:
+	rm -rf $(BUILD) build-asan
+
+.PHONY: all test check-asan bench install clean
+.SECONDARY:

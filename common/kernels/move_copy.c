@@ -1,0 +1,240 @@
+/* Strided copies.  A copy is first simplified (size-1 dims dropped, neighbours merged), then
+ * classified by its innermost dim: memcpy runs, fills, a tiled 2-D transposition, or a plain
+ * element loop; the remaining dims are walked with an odometer. */
+#include <assert.h>
+#include <string.h>
+
+#include "qp/move_copy.h"
+
+struct plan {
+    int r;
+    int64_t d[QP_MOVE_MAX_RANK], xs[QP_MOVE_MAX_RANK], ys[QP_MOVE_MAX_RANK];
+};
+
+/* 0 if there is nothing to copy (a zero dim) */
+static int simplify(int rank, const int64_t *dims, const int64_t *xs, const int64_t *ys, struct plan *p)
+{
+    assert(rank >= 0 && rank <= QP_MOVE_MAX_RANK);
+    p->r = 0;
+    for (int d = 0; d < rank; d++) {
+        if (dims[d] == 0)
+            return 0;
+        if (dims[d] == 1)
+            continue;
+        int r = p->r;
+        if (r > 0 && p->xs[r - 1] == xs[d] * dims[d] && p->ys[r - 1] == ys[d] * dims[d]) {
+            p->d[r - 1] *= dims[d];
+            p->xs[r - 1] = xs[d];
+            p->ys[r - 1] = ys[d];
+        } else {
+            p->d[r] = dims[d];
+            p->xs[r] = xs[d];
+            p->ys[r] = ys[d];
+            p->r++;
+        }
+    }
+    return 1;
+}
+
+void qp_move_fill(size_t es, size_t n, const void *value, void *y)
+{
+    unsigned char *out = y;
+    if (n == 0)
+        return;
+    switch (es) {
+    case 1: memset(y, *(const unsigned char *)value, n); return;
+    case 4: {
+        uint32_t v;
+        memcpy(&v, value, 4);
+        if (v == 0) {
+            memset(y, 0, n * 4);
+            return;
+        }
+        for (size_t i = 0; i < n; i++)
+            memcpy(out + 4 * i, &v, 4);
+        return;
+    }
+    default:
+        /* doubling copies: log2(n) memcpy calls */
+        memcpy(out, value, es);
+        for (size_t done = 1; done < n;) {
+            size_t m = done < n - done ? done : n - done;
+            memcpy(out + done * es, out, m * es);
+            done += m;
+        }
+    }
+}
+
+/* ---- 2-D transposition ---------------------------------------------------------------------- */
+
+#define TILE 32
+#define DEF_T2D(es, T)                                                                             \
+    void qp_move_transpose2d_##es##__ref(size_t rows, size_t cols, const void *px, size_t ldx,     \
+                                         void *py, size_t ldy)                                     \
+    {                                                                                              \
+        const T *x = px;                                                                           \
+        T *y = py;                                                                                 \
+        for (size_t r0 = 0; r0 < rows; r0 += TILE)                                                 \
+            for (size_t c0 = 0; c0 < cols; c0 += TILE) {                                           \
+                size_t r1 = r0 + TILE < rows ? r0 + TILE : rows, c1 = c0 + TILE < cols ? c0 + TILE : cols; \
+                for (size_t r = r0; r < r1; r++)                                                   \
+                    for (size_t c = c0; c < c1; c++)                                               \
+                        y[r * ldy + c] = x[c * ldx + r];                                           \
+            }                                                                                      \
+    }
+DEF_T2D(1, uint8_t)
+DEF_T2D(2, uint16_t)
+DEF_T2D(4, uint32_t)
+DEF_T2D(8, uint64_t)
+
+struct t2d_variant { size_t es; qp_move_transpose2d_fn fn; qp_isa isa; };
+#define T2D_ENTRY(es, fname, isa) {es, qp_move_##fname, isa},
+static const struct t2d_variant t2d_variants[] = {QP_MOVE_TRANSPOSE2D_VARIANTS(T2D_ENTRY)};
+
+qp_move_transpose2d_fn qp_move_transpose2d_get(size_t es, qp_isa isa)
+{
+    qp_move_transpose2d_fn best = es == 1 ? qp_move_transpose2d_1__ref : es == 2 ? qp_move_transpose2d_2__ref
+                                : es == 4 ? qp_move_transpose2d_4__ref : es == 8 ? qp_move_transpose2d_8__ref
+                                : NULL;
+    qp_isa best_isa = QP_ISA_REF;
+    for (size_t i = 0; i < sizeof t2d_variants / sizeof t2d_variants[0]; i++)
+        if (t2d_variants[i].es == es && t2d_variants[i].isa <= isa && t2d_variants[i].isa >= best_isa) {
+            best = t2d_variants[i].fn;
+            best_isa = t2d_variants[i].isa;
+        }
+    return best;
+}
+
+/* ---- the strided copy ----------------------------------------------------------------------- */
+
+enum { M_MEMCPY, M_FILL, M_T2D, M_LOOP };
+#define ROW_BLOCK 64
+
+static void copy_loop(size_t es, size_t n, const char *x, int64_t xs, char *y, int64_t ys)
+{
+    for (size_t i = 0; i < n; i++)
+        memcpy(y + (int64_t)i * ys * (int64_t)es, x + (int64_t)i * xs * (int64_t)es, es);
+}
+
+static void strided(size_t es, int rank, const int64_t *dims, const void *x, const int64_t *xs,
+                    void *y, const int64_t *ys, int part, int n_parts, qp_isa isa)
+{
+    struct plan p;
+    if (!simplify(rank, dims, xs, ys, &p))
+        return;
+    if (p.r == 0) {
+        if (part == 0)
+            memcpy(y, x, es);
+        return;
+    }
+    int in = p.r - 1, tp = -1, mode;
+    qp_move_transpose2d_fn t2d = NULL;
+    if (p.xs[in] == 1 && p.ys[in] == 1)
+        mode = M_MEMCPY;
+    else if (p.xs[in] == 0 && p.ys[in] == 1)
+        mode = M_FILL;
+    else {
+        mode = M_LOOP;
+        if (p.ys[in] == 1 && (t2d = qp_move_transpose2d_get(es, isa)) != NULL)
+            for (int d = in - 1; d >= 0 && tp < 0; d--)
+                if (p.xs[d] == 1 && p.xs[in] > 0 && p.ys[d] > 0)
+                    tp = d;
+        if (tp >= 0)
+            mode = M_T2D;
+    }
+    /* the outer dims: all but the inner one (and the transposed one) */
+    int od[QP_MOVE_MAX_RANK], no = 0;
+    size_t outer = 1;
+    for (int d = 0; d < in; d++)
+        if (d != tp) {
+            od[no++] = d;
+            outer *= (size_t)p.d[d];
+        }
+    /* work items: outer iterations times segments of the run (rows of the transposition) */
+    size_t run = (size_t)p.d[in], seg_len, nseg;
+    if (mode == M_T2D) {
+        seg_len = ROW_BLOCK;
+        nseg = ((size_t)p.d[tp] + ROW_BLOCK - 1) / ROW_BLOCK;
+    } else {
+        nseg = outer >= (size_t)n_parts ? 1 : (size_t)n_parts;
+        seg_len = (run + nseg - 1) / nseg;
+    }
+    size_t items = outer * nseg;
+    size_t i0 = items * (size_t)part / (size_t)n_parts, i1 = items * (size_t)(part + 1) / (size_t)n_parts;
+    if (i0 >= i1)
+        return;
+    int64_t idx[QP_MOVE_MAX_RANK] = {0};
+    size_t o = i0 / nseg;
+    for (int k = no - 1; k >= 0; k--) {
+        idx[k] = (int64_t)(o % (size_t)p.d[od[k]]);
+        o /= (size_t)p.d[od[k]];
+    }
+    size_t seg = i0 % nseg;
+    for (size_t it = i0; it < i1; it++) {
+        int64_t xo = 0, yo = 0;
+        for (int k = 0; k < no; k++) {
+            xo += idx[k] * p.xs[od[k]];
+            yo += idx[k] * p.ys[od[k]];
+        }
+        const char *xb = (const char *)x;
+        char *yb = (char *)y;
+        if (mode == M_T2D) {
+            size_t rows = (size_t)p.d[tp], r0 = seg * seg_len, nr = rows - r0 < seg_len ? rows - r0 : seg_len;
+            xo += (int64_t)r0 * p.xs[tp];
+            yo += (int64_t)r0 * p.ys[tp];
+            t2d(nr, run, xb + xo * (int64_t)es, (size_t)p.xs[in], yb + yo * (int64_t)es, (size_t)p.ys[tp]);
+        } else if (seg * seg_len < run) {
+            size_t c0 = seg * seg_len, nc = run - c0 < seg_len ? run - c0 : seg_len;
+            xo += (int64_t)c0 * p.xs[in];
+            yo += (int64_t)c0 * p.ys[in];
+            if (mode == M_MEMCPY)
+                memcpy(yb + yo * (int64_t)es, xb + xo * (int64_t)es, nc * es);
+            else if (mode == M_FILL)
+                qp_move_fill(es, nc, xb + xo * (int64_t)es, yb + yo * (int64_t)es);
+            else
+                copy_loop(es, nc, xb + xo * (int64_t)es, p.xs[in], yb + yo * (int64_t)es, p.ys[in]);
+        }
+        if (++seg == nseg) {
+            seg = 0;
+            for (int k = no - 1; k >= 0; k--) {
+                if (++idx[k] < p.d[od[k]])
+                    break;
+                idx[k] = 0;
+            }
+        }
+    }
+}
+
+void qp_move_strided(size_t es, int rank, const int64_t *dims, const void *x, const int64_t *xs, void *y,
+                     const int64_t *ys, int part, int n_parts)
+{
+    assert(n_parts >= 1 && part >= 0 && part < n_parts);
+    strided(es, rank, dims, x, xs, y, ys, part, n_parts, qp_kernels_isa());
+}
+
+/* The specification: one element at a time over the full index space. */
+void qp_move_strided__ref(size_t es, int rank, const int64_t *dims, const void *x, const int64_t *xs,
+                          void *y, const int64_t *ys)
+{
+    assert(rank >= 0 && rank <= QP_MOVE_MAX_RANK);
+    for (int d = 0; d < rank; d++)
+        if (dims[d] == 0)
+            return;
+    int64_t idx[QP_MOVE_MAX_RANK] = {0};
+    for (;;) {
+        int64_t xo = 0, yo = 0;
+        for (int d = 0; d < rank; d++) {
+            xo += idx[d] * xs[d];
+            yo += idx[d] * ys[d];
+        }
+        memcpy((char *)y + yo * (int64_t)es, (const char *)x + xo * (int64_t)es, es);
+        int d = rank - 1;
+        for (; d >= 0; d--) {
+            if (++idx[d] < dims[d])
+                break;
+            idx[d] = 0;
+        }
+        if (d < 0)
+            return;
+    }
+}

@@ -1,0 +1,301 @@
+/* qinfer: runs the graph of an IR stream on inputs and writes the outputs as Acuity-named
+ * .tensor and/or .npy files (Acuity's `inference`; with --dump-all, its `dump`).
+ * main: options, read the stream, prepare, loop over iterations, write. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "qp/cli.h"
+#include "qp/diag.h"
+#include "qp/exec.h"
+#include "qp/graph.h"
+#include "qp/samples.h"
+
+static const char usage[] =
+    "usage: qinfer [options] < model.ir\n"
+    "Runs the model of the IR stream and writes its outputs as Acuity .tensor/.npy files.\n"
+    "\n"
+    "  --input-meta FILE      input meta YAML (preprocessing, dataset list)\n"
+    "  --input FILE           an input sample (.npy .tensor .pb raw .png .jpg); repeat per\n"
+    "                         model input; without it, samples come from the dataset list\n"
+    "  --iterations N         samples to run from the dataset list (default 1)\n"
+    "  --output-dir DIR       where to write (default .); created if missing\n"
+    "  --format F             tensor, npy or both (default tensor)\n"
+    "  --dump-all             write every layer's output, not only the model's\n"
+    "  --repeat N             run each sample N times and print the median and minimum\n"
+    "                         run time (benchmarking; files are written once)\n"
+    "  --dtype T              float32 (default)\n"
+    "  --summary              print the layers of the stream and exit\n"
+    "  -q, --quiet            no per-iteration line on stderr\n"
+    "  -v, --verbose          memory plan and timing on stderr\n"
+    "  -h, --help             this help\n"
+    "      --version          print the version\n"
+    "Environment: QP_THREADS (worker threads), QP_KERNELS=ref (reference kernels).\n";
+
+struct opts {
+    const char *meta, *outdir, *dtype;
+    const char *inputs[64];
+    int n_inputs, iterations, repeat, want_tensor, want_npy, dump_all, summary, verbose, quiet;
+};
+
+struct dumper {
+    const struct opts *o;
+    int iter;
+};
+
+static int fmt_name(char *buf, size_t n, int iter, const char *key, int port, const qp_tensor *t,
+                    const char *ext)
+{
+    int len = snprintf(buf, n, "iter_%d_", iter);
+    for (const char *k = key; *k && (size_t)len < n - 1; k++)
+        buf[len++] = *k == '/' ? '_' : *k;
+    buf[len] = 0;
+    len += snprintf(buf + len, n - (size_t)len, "_out%d", port);
+    for (int d = 0; d < t->rank && (size_t)len < n; d++)
+        len += snprintf(buf + len, n - (size_t)len, "_%lld", (long long)t->dims[d]);
+    len += snprintf(buf + len, n - (size_t)len, ".%s", ext);
+    return (size_t)len < n ? 0 : qp_errorf(QP_EUSAGE, "layer key '%s' makes a file name too long", key);
+}
+
+static int write_one(const struct opts *o, int iter, const char *key, int port, const qp_tensor *t)
+{
+    char name[1024], path[4096];
+    if (o->want_tensor) {
+        int rc = fmt_name(name, sizeof name, iter, key, port, t, "tensor");
+        if (rc)
+            return rc;
+        snprintf(path, sizeof path, "%s/%s", o->outdir, name);
+        if (t->dtype == QP_DT_F32 || t->dtype == QP_DT_F16 || t->dtype == QP_DT_F64) {
+            if ((rc = qp_tensorio_write_tensor(path, t)))
+                return rc;
+        } else {
+            qp_tensor f;
+            if ((rc = qp_tensor_to_f32(t, &f)))
+                return rc;
+            rc = qp_tensorio_write_tensor(path, &f);
+            qp_tensor_free(&f);
+            if (rc)
+                return rc;
+        }
+    }
+    if (o->want_npy) {
+        int rc = fmt_name(name, sizeof name, iter, key, port, t, "npy");
+        if (rc)
+            return rc;
+        snprintf(path, sizeof path, "%s/%s", o->outdir, name);
+        if ((rc = qp_tensorio_write_npy(path, t)))
+            return rc;
+    }
+    return 0;
+}
+
+static int dump_hook(void *ctx, const qp_graph *g, int ni, const qp_tensor *const *outs)
+{
+    struct dumper *d = ctx;
+    const qp_node *n = &g->nodes[ni];
+    for (int j = 0; j < n->n_out; j++)
+        if (outs[j] && n->key[0]) {
+            int rc = write_one(d->o, d->iter, n->key, j, outs[j]);
+            if (rc)
+                return rc;
+        }
+    return 0;
+}
+
+static void summary(const qp_graph *g)
+{
+    char shape[256];
+    printf("# model '%s' from '%s', opset %lld; %d nodes, %d values\n", g->model_name, g->producer,
+           (long long)g->opset, g->n_nodes, g->n_values);
+    for (int i = 0; i < g->n_history; i++) {
+        printf("# history %d: %s %s", i, g->history[i].tool, g->history[i].version);
+        for (int a = 0; a < g->history[i].n_args; a++)
+            printf(" %s", g->history[i].args[a]);
+        printf("\n");
+    }
+    for (int i = 0; i < g->n_inputs; i++) {
+        const qp_value *v = &g->values[g->inputs[i]];
+        printf("%s\tinput\t%s\t%s\n", v->key, qp_dtype_name(v->dtype), qp_shape_format(shape, sizeof shape, v->rank, v->dims));
+    }
+    for (int i = 0; i < g->n_values; i++) {
+        const qp_value *v = &g->values[i];
+        if (v->is_const && v->key && v->key[0])
+            printf("%s\tconstant\t%s\t%s\n", v->key, qp_dtype_name(v->dtype),
+                   qp_shape_format(shape, sizeof shape, v->rank, v->dims));
+    }
+    for (int i = 0; i < g->n_nodes; i++) {
+        const qp_node *n = &g->nodes[i];
+        const qp_value *v = n->n_out && n->out[0] >= 0 ? &g->values[n->out[0]] : NULL;
+        printf("%s\t%s\t%s\t%s\n", n->key, n->op_type, v ? qp_dtype_name(v->dtype) : "-",
+               v ? qp_shape_format(shape, sizeof shape, v->rank, v->dims) : "-");
+    }
+    for (int i = 0; i < g->n_outputs; i++) {
+        const qp_value *v = &g->values[g->outputs[i]];
+        printf("%s\toutput\t%s\t%s\n", g->output_keys[i], qp_dtype_name(v->dtype),
+               qp_shape_format(shape, sizeof shape, v->rank, v->dims));
+    }
+}
+
+static void parse(int argc, char **argv, struct opts *o)
+{
+    enum { O_META = 256, O_INPUT, O_ITER, O_OUTDIR, O_FORMAT, O_DUMP, O_DTYPE, O_SUMMARY, O_REPEAT };
+    static const struct option lo[] = {
+        { "input-meta", required_argument, 0, O_META }, { "with-input-meta", required_argument, 0, O_META },
+        { "input", required_argument, 0, O_INPUT },     { "iterations", required_argument, 0, O_ITER },
+        { "output-dir", required_argument, 0, O_OUTDIR }, { "format", required_argument, 0, O_FORMAT },
+        { "dump-all", no_argument, 0, O_DUMP },          { "dtype", required_argument, 0, O_DTYPE },
+        { "summary", no_argument, 0, O_SUMMARY },        { "repeat", required_argument, 0, O_REPEAT },        { "quiet", no_argument, 0, 'q' },
+        { "verbose", no_argument, 0, 'v' },              { 0, 0, 0, 0 },
+    };
+    memset(o, 0, sizeof *o);
+    o->outdir = ".";
+    o->dtype = "float32";
+    o->iterations = 1;
+    o->repeat = 1;
+    o->want_tensor = 1;
+    opterr = 0;
+    int c;
+    char *end;
+    while ((c = getopt_long(argc, argv, "qv", lo, NULL)) != -1) {
+        switch (c) {
+        case O_META: o->meta = optarg; break;
+        case O_INPUT:
+            if (o->n_inputs == 64)
+                qp_cli_usage_error("too many --input options");
+            o->inputs[o->n_inputs++] = optarg;
+            break;
+        case O_ITER:
+            errno = 0;
+            long v = strtol(optarg, &end, 10);
+            if (*end || errno || v < 1 || v > 1000000)
+                qp_cli_usage_error("--iterations '%s' is not a count from 1 to 1000000", optarg);
+            o->iterations = (int)v;
+            break;
+        case O_REPEAT:
+            errno = 0;
+            long r = strtol(optarg, &end, 10);
+            if (*end || errno || r < 1 || r > 100000)
+                qp_cli_usage_error("--repeat '%s' is not a count from 1 to 100000", optarg);
+            o->repeat = (int)r;
+            break;
+        case O_OUTDIR: o->outdir = optarg; break;
+        case O_FORMAT:
+            if (!strcmp(optarg, "tensor"))
+                o->want_tensor = 1, o->want_npy = 0;
+            else if (!strcmp(optarg, "npy"))
+                o->want_tensor = 0, o->want_npy = 1;
+            else if (!strcmp(optarg, "both"))
+                o->want_tensor = 1, o->want_npy = 1;
+            else
+                qp_cli_usage_error("--format '%s': expected tensor, npy or both", optarg);
+            break;
+        case O_DUMP: o->dump_all = 1; break;
+        case O_DTYPE:
+            if (strcmp(optarg, "float32"))
+                qp_cli_usage_error("--dtype '%s': expected float32", optarg);
+            o->dtype = optarg;
+            break;
+        case O_SUMMARY: o->summary = 1; break;
+        case 'q': o->quiet = 1; break;
+        case 'v': o->verbose = 1; break;
+        default:
+            qp_cli_usage_error("unknown option '%s'", argv[optind - 1]);
+        }
+    }
+    if (optind < argc)
+        qp_cli_usage_error("unexpected argument '%s' (the stream comes on standard input)", argv[optind]);
+    if (!o->n_inputs && !o->meta && !o->summary)
+        qp_cli_usage_error("give --input FILE or --input-meta FILE with a dataset");
+    if (o->n_inputs && o->iterations > 1)
+        qp_cli_usage_error("--iterations needs the dataset of --input-meta, not --input");
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+int main(int argc, char **argv)
+{
+    struct opts o;
+    qp_cli_common(argc, argv, usage);
+    parse(argc, argv, &o);
+    qp_graph *g = qp_cli_read_ir(NULL);
+    if (o.summary) {
+        summary(g);
+        qp_graph_free(g);
+        return fflush(stdout) ? QP_ESYS : 0;
+    }
+    qp_samples *io;
+    int rc = qp_samples_open(g, o.meta, o.n_inputs, o.inputs, &io);
+    if (rc)
+        qp_diag_exit(rc);
+    if (!o.n_inputs && o.iterations > qp_samples_count(io))
+        qp_diag_die(QP_EUSAGE, "--iterations %d but the dataset has %d samples", o.iterations,
+                    qp_samples_count(io));
+    if (mkdir(o.outdir, 0777) && errno != EEXIST)
+        qp_diag_die(QP_ESYS, "cannot create '%s': %s", o.outdir, strerror(errno));
+    qp_exec *x;
+    if ((rc = qp_exec_new(g, o.dump_all ? QP_EXEC_NO_FUSE : 0, &x)))
+        qp_diag_exit(rc);
+    if (o.verbose)
+        qp_diag_info("qinfer: memory plan: activations %.1f MiB (%.1f MiB without reuse), weights %.1f MiB\n",
+                     qp_exec_peak_bytes(x) / 1048576.0, qp_exec_naive_bytes(x) / 1048576.0,
+                     qp_exec_weight_bytes(x) / 1048576.0);
+    struct dumper d = { &o, 0 };
+    if (o.dump_all)
+        qp_exec_set_hook(x, dump_hook, &d);
+    for (int it = 0; it < o.iterations; it++) {
+        d.iter = it;
+        for (int i = 0; i < g->n_inputs; i++) {
+            qp_tensor t;
+            if ((rc = qp_samples_get(io, it, i, &t)))
+                qp_diag_exit(rc);
+            rc = qp_exec_set_input(x, i, &t);
+            if (!rc)
+                rc = write_one(&o, it, g->values[g->inputs[i]].key, 0, &t);
+            qp_tensor_free(&t);
+            if (rc)
+                qp_diag_exit(rc);
+        }
+        double *ms = qp_calloc((size_t)o.repeat, sizeof *ms);
+        if (!ms)
+            qp_diag_exit(QP_ESYS);
+        for (int r = 0; r < o.repeat; r++) {
+            double t0 = now_ms();
+            if ((rc = qp_exec_run(x)))
+                qp_diag_exit(rc);
+            ms[r] = now_ms() - t0;
+            if (r == 0)
+                qp_exec_set_hook(x, NULL, NULL);    /* dump once */
+        }
+        if (o.dump_all)
+            qp_exec_set_hook(x, dump_hook, &d);
+        qsort(ms, (size_t)o.repeat, sizeof *ms, cmp_double);
+        if (o.repeat > 1)
+            fprintf(stderr, "qinfer: median_ms=%.3f min_ms=%.3f runs=%d\n", ms[o.repeat / 2], ms[0], o.repeat);
+        double t1 = ms[0], t0 = 0;
+        free(ms);
+        for (int i = 0; i < g->n_outputs; i++)
+            if ((rc = write_one(&o, it, g->output_keys[i], 0, qp_exec_value(x, g->outputs[i]))))
+                qp_diag_exit(rc);
+        if (o.verbose)
+            qp_diag_info("qinfer: iteration %d: %.2f ms\n", it, t1 - t0);
+    }
+    qp_exec_free(x);
+    qp_samples_close(io);
+    qp_graph_free(g);
+    return 0;
+}
