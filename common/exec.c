@@ -7,12 +7,15 @@
 
 #include "qp/diag.h"
 #include "qp/exec.h"
+#include "qp/nn.h"
 #include "qp/op.h"
 
 struct qp_exec {
     const qp_graph *g;
     qp_arena *arena;            /* prepared state, tensors table */
     qp_op_prep *prep;
+    unsigned char *skip;        /* per node: fused into an earlier node, not run */
+    int *alias;                 /* per value: the value whose tensor it shares, or itself */
     qp_tensor *t;               /* one per value */
     size_t *offset;             /* activation offset, (size_t)-1 if none */
     unsigned char *buf;         /* activations */
@@ -54,6 +57,10 @@ static int plan(qp_exec *x)
                 last[g->nodes[ni].in[j]] = ni;
     for (int i = 0; i < g->n_outputs; i++)
         last[g->outputs[i]] = g->n_nodes;
+    /* a fused node's output lives as long as the value that aliases it */
+    for (int vi = 0; vi < g->n_values; vi++)
+        if (x->alias[vi] != vi && last[vi] > last[x->alias[vi]])
+            last[x->alias[vi]] = last[vi];
     int ns = 0;
     for (int vi = 0; vi < g->n_values; vi++) {
         const qp_value *v = &g->values[vi];
@@ -72,6 +79,8 @@ static int plan(qp_exec *x)
             is_input |= g->inputs[i] == vi;
         if (v->producer < 0 && !is_input)
             continue;                   /* an unused, unproduced value */
+        if (v->producer >= 0 && x->skip[v->producer])
+            continue;                   /* made by a fused node: aliased or never written */
         int l = last[vi] == -2 ? first : last[vi];
         if (is_input)
             l = g->n_nodes;             /* inputs survive runs: callers set them once */
@@ -107,6 +116,24 @@ static int plan(qp_exec *x)
     return 0;
 }
 
+/* Activation fusion: Conv/Gemm/MatMul followed by Relu, Clip, SiLU (Sigmoid + Mul)... runs as
+ * one node; the replaced nodes are skipped and their final output aliases the fused one. */
+static void fuse(qp_exec *x)
+{
+    const qp_graph *g = x->g;
+    for (int ni = 0; ni < g->n_nodes; ni++) {
+        qp_act act;
+        int skip[2], n_skip;
+        if (x->skip[ni] || qp_nn_match_activation(g, ni, &act, skip, &n_skip))
+            continue;
+        if (qp_nn_conv_set_activation(g, ni, &x->prep[ni], act))
+            continue;
+        for (int k = 0; k < n_skip; k++)
+            x->skip[skip[k]] = 1;
+        x->alias[g->nodes[skip[n_skip - 1]].out[0]] = g->nodes[ni].out[0];
+    }
+}
+
 int qp_exec_new(const qp_graph *g, int flags, qp_exec **out)
 {
     *out = NULL;
@@ -121,8 +148,12 @@ int qp_exec_new(const qp_graph *g, int flags, qp_exec **out)
         x->prep = qp_arena_array(x->arena, (size_t)g->n_nodes + 1, sizeof *x->prep);
         x->t = qp_arena_array(x->arena, (size_t)g->n_values + 1, sizeof *x->t);
         x->offset = qp_arena_array(x->arena, (size_t)g->n_values + 1, sizeof *x->offset);
-        if (!x->prep || !x->t || !x->offset)
+        x->skip = qp_arena_alloc(x->arena, (size_t)g->n_nodes + 1);
+        x->alias = qp_arena_array(x->arena, (size_t)g->n_values + 1, sizeof *x->alias);
+        if (!x->prep || !x->t || !x->offset || !x->skip || !x->alias)
             rc = QP_ESYS;
+        for (int vi = 0; !rc && vi < g->n_values; vi++)
+            x->alias[vi] = vi;
     }
     for (int ni = 0; !rc && ni < g->n_nodes; ni++) {
         const qp_op *op = qp_op_get(g->nodes[ni].op);
@@ -133,6 +164,8 @@ int qp_exec_new(const qp_graph *g, int flags, qp_exec **out)
         if (!rc && x->prep[ni].scratch > x->scratch_size)
             x->scratch_size = x->prep[ni].scratch;
     }
+    if (!rc && !(flags & QP_EXEC_NO_FUSE))
+        fuse(x);
     if (!rc)
         rc = plan(x);
     if (!rc) {
@@ -155,6 +188,9 @@ int qp_exec_new(const qp_graph *g, int flags, qp_exec **out)
         x->t[vi].nbytes = numel * qp_dtype_size(v->dtype);
         x->t[vi].data = x->offset[vi] == (size_t)-1 ? NULL : x->buf + x->offset[vi];
     }
+    for (int vi = 0; !rc && vi < g->n_values; vi++)
+        if (x->alias[vi] != vi)
+            x->t[vi].data = x->t[x->alias[vi]].data;
     if (rc) {
         qp_exec_free(x);
         return rc;
@@ -211,6 +247,8 @@ int qp_exec_run(qp_exec *x)
     for (int ni = 0; ni < g->n_nodes; ni++) {
         const qp_node *n = &g->nodes[ni];
         const qp_op *op = qp_op_get(n->op);
+        if (x->skip[ni])
+            continue;
         for (int j = 0; j < n->n_in; j++)
             in[j] = n->in[j] >= 0 ? &x->t[n->in[j]] : NULL;
         for (int j = 0; j < n->n_out; j++)

@@ -1,137 +1,182 @@
-/* Convolution helpers for AVX2: the depthwise row kernel (interior blocks of 16 columns keep
- * their int32 sums in registers over all taps; edges use the portable sums; both requantize
- * with the bit-exact epilogues of q_rq_avx2.h) and the implicit-im2col panel packer. */
+/* Convolution helpers for AVX2: the depthwise plane kernel (the input plane copied once into
+ * scratch padded with the zero point, so every tap is a plain load; blocks of 16 columns keep
+ * their sums in registers over all taps and requantize with the bit-exact epilogues of
+ * q_rq_avx2.h) and the implicit-im2col panel packer. */
 #include <immintrin.h>
 #include <string.h>
 
 #include "q_rq_avx2.h"
 #include "qp/q_conv2d.h"
 
-/* Fills the padded copies of the input rows the output row reads; valid[i] = 0 for a row
- * outside the input (all padding: contributes 0, skipped). */
-static void dw_pad_rows(const qp_dwconv2d_q_row_args *a, size_t len, size_t esz, int *valid)
+/* Copies the input plane into the zero-point-padded plane (qp/q_conv2d.h); returns it. */
+static char *dw_pad_plane(const qp_dwconv2d_q_plane_args *a, size_t rows, size_t cols, size_t esz)
 {
-    size_t stride = (len * 2 + 63) & ~(size_t)63; /* as sized by q_conv2d.c */
-    for (int i = 0; i < a->kh; i++) {
-        int iy = a->oy * a->sh - a->pad_top + i * a->dh;
-        valid[i] = iy >= 0 && iy < a->h;
-        if (!valid[i])
-            continue;
-        char *d = (char *)a->rows + (size_t)i * stride;
-        if (esz == 1)
-            memset(d, a->x_zp & 0xff, len);
-        else
-            memset(d, 0, len * 2); /* i16: zp 0 */
-        size_t n = (size_t)a->w, at = (size_t)a->pad_left;
-        n = at >= len ? 0 : n < len - at ? n : len - at;
-        memcpy(d + at * esz, (const char *)a->x + (size_t)iy * a->w * esz, n * esz);
+    char *d = (char *)a->scratch + (((size_t)a->ow * 8 + 63) & ~(size_t)63);
+    if (esz == 1)
+        memset(d, a->x_zp & 0xff, rows * cols);
+    else
+        memset(d, 0, rows * cols * 2); /* i16: zp 0 */
+    size_t room = cols - (size_t)a->pad_left;
+    size_t n = (size_t)a->w < room ? (size_t)a->w : room;
+    for (int iy = 0; iy < a->h; iy++) {
+        size_t py = (size_t)iy + (size_t)a->pad_top;
+        if (py >= rows)
+            break;
+        memcpy(d + (py * cols + (size_t)a->pad_left) * esz,
+               (const char *)a->x + (size_t)iy * a->w * esz, n * esz);
     }
+    return d;
 }
 
-/* Sixteen taps p, p + sw, ... of a padded 8-bit row as int16 x - zp. */
-static inline __m256i dw_load16(const qp_dwconv2d_q_row_args *a, const char *row, size_t p,
-                                __m256i zp)
+/* Sixteen taps s[0], s[sw], ... of a padded 8-bit row as int16 x - zp. */
+static inline __m256i dw_load16(const char *s, int sw, int is_u8, __m256i zp)
 {
-    const char *s = row + p;
     __m256i v;
-    if (a->sw == 1) {
-        v = a->x_type == QP_QTYPE_U8 ? _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)s))
-                                     : _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)s));
-    } else if (a->sw == 2) {
+    if (sw == 1) {
+        __m128i b = _mm_loadu_si128((const __m128i *)s);
+        v = is_u8 ? _mm256_cvtepu8_epi16(b) : _mm256_cvtepi8_epi16(b);
+    } else if (sw == 2) {
         v = _mm256_loadu_si256((const __m256i *)s); /* the even bytes of 32 */
-        v = a->x_type == QP_QTYPE_U8 ? _mm256_and_si256(v, _mm256_set1_epi16(0xff))
-                                     : _mm256_srai_epi16(_mm256_slli_epi16(v, 8), 8);
+        v = is_u8 ? _mm256_and_si256(v, _mm256_set1_epi16(0xff))
+                  : _mm256_srai_epi16(_mm256_slli_epi16(v, 8), 8);
     } else {
         int16_t t[16];
         for (int u = 0; u < 16; u++)
-            t[u] = (int16_t)(a->x_type == QP_QTYPE_U8 ? ((const uint8_t *)s)[u * a->sw]
-                                                      : ((const int8_t *)s)[u * a->sw]);
+            t[u] = (int16_t)(is_u8 ? ((const uint8_t *)s)[u * sw] : ((const int8_t *)s)[u * sw]);
         v = _mm256_loadu_si256((const __m256i *)t);
     }
     return _mm256_sub_epi16(v, zp);
 }
 
-static void dw_row8(const qp_dwconv2d_q_row_args *a)
+/* Stores n <= 16 clamped int32 (two vectors) as u8/i8/i16. */
+static inline void dw_store(void *y, qp_qtype t, int n, __m256i v0, __m256i v1)
 {
-    size_t len = qp_dwconv2d_q_row_len(a->ow, a->sw, a->kw, a->dw);
-    size_t stride = (len * 2 + 63) & ~(size_t)63, ysz = qp_qtype_size(a->y_type);
-    int valid[a->kh];
-    dw_pad_rows(a, len, 1, valid);
-    __m256i zp = _mm256_set1_epi16((int16_t)a->x_zp);
-    qp_rq8_row r = qp_rq8_row_init(a->bias, a->mul, a->y_zp, a->y_lo, a->y_hi);
-    /* |sum| <= kh kw 128 255: with the bias inside int32 the lanes take it from the start */
-    int64_t bound = (int64_t)a->kh * a->kw * 32640, b = a->bias < 0 ? -a->bias : a->bias;
-    int fold = r.n >= 32 && b + bound <= INT32_MAX;
-    for (int ox0 = 0; ox0 < a->ow; ox0 += 16) {
-        int n = a->ow - ox0 < 16 ? a->ow - ox0 : 16;
-        __m256i acc0 = fold ? _mm256_set1_epi32((int32_t)a->bias) : _mm256_setzero_si256();
-        __m256i acc1 = acc0;
-        for (int i = 0; i < a->kh; i++) {
-            if (!valid[i])
-                continue; /* padding rows: x = zp, contributes 0 */
-            const char *row = (const char *)a->rows + (size_t)i * stride;
-            for (int j = 0; j < a->kw; j++) {
-                /* |w (x - zp)| <= 128 * 255 fits int16: one 16-bit multiply, then widen */
-                __m256i p = _mm256_mullo_epi16(
-                    dw_load16(a, row, (size_t)ox0 * a->sw + (size_t)j * a->dw, zp),
-                    _mm256_set1_epi16((int16_t)a->wgt[i * a->kw + j]));
-                acc0 = _mm256_add_epi32(acc0, _mm256_cvtepi16_epi32(_mm256_castsi256_si128(p)));
-                acc1 = _mm256_add_epi32(acc1, _mm256_cvtepi16_epi32(_mm256_extracti128_si256(p, 1)));
-            }
+    __m256i w = _mm256_permute4x64_epi64(_mm256_packs_epi32(v0, v1), 0xD8);
+    if (t == QP_QTYPE_I16) {
+        if (n == 16) {
+            _mm256_storeu_si256((__m256i *)y, w);
+            return;
         }
-        int32_t out[16];
-        _mm256_storeu_si256((__m256i *)out, fold ? qp_rq8_fast(&r, acc0) : qp_rq8_apply(&r, acc0));
-        _mm256_storeu_si256((__m256i *)(out + 8), fold ? qp_rq8_fast(&r, acc1) : qp_rq8_apply(&r, acc1));
-        char *y = (char *)a->y + (size_t)ox0 * ysz;
-        for (int t = 0; t < n; t++)
-            qp_qstore(y, (size_t)t, a->y_type, out[t]);
+        int16_t tmp[16];
+        _mm256_storeu_si256((__m256i *)tmp, w);
+        memcpy(y, tmp, (size_t)n * 2);
+        return;
+    }
+    __m128i lo = _mm256_castsi256_si128(w), hi = _mm256_extracti128_si256(w, 1);
+    __m128i b = t == QP_QTYPE_U8 ? _mm_packus_epi16(lo, hi) : _mm_packs_epi16(lo, hi);
+    if (n == 16) {
+        _mm_storeu_si128((__m128i *)y, b);
+        return;
+    }
+    uint8_t tmp[16];
+    _mm_storeu_si128((__m128i *)tmp, b);
+    memcpy(y, tmp, (size_t)n);
+}
+
+/* 8-bit: taps are taken in pairs (t, t + 1) and vpmaddwd forms w_t x_t + w_t+1 x_t+1 exactly
+ * (|w x| <= 128 * 255, a pair <= 65280) on the raw inputs; the zero point goes into the bias
+ * as -zp * sum(w), an integer identity, so sum w (x - zp) is unchanged.  unpacklo/hi leave
+ * columns 0-3, 8-11 and 4-7, 12-15 in the two accumulators; one lane permute restores them. */
+#define DW_PAIRS_MAX 64
+static void dw_plane8(const qp_dwconv2d_q_plane_args *a)
+{
+    size_t rows = qp_dwconv2d_q_pad_rows(a->oh, a->sh, a->kh, a->dh);
+    size_t cols = qp_dwconv2d_q_pad_cols(a->ow, a->sw, a->kw, a->dw);
+    int khw = a->kh * a->kw, np = (khw + 1) / 2;
+    if (np > DW_PAIRS_MAX) {
+        qp_dwconv2d_q_plane__scalar(a);
+        return;
+    }
+    const char *pl = dw_pad_plane(a, rows, cols, 1);
+    size_t ysz = qp_qtype_size(a->y_type), off[2 * DW_PAIRS_MAX];
+    int32_t wpair[DW_PAIRS_MAX];
+    int64_t sumw = 0;
+    for (int t = 0; t < 2 * np; t++) {
+        int tt = t < khw ? t : 0; /* the odd last tap pairs with weight 0 */
+        off[t] = (size_t)(tt / a->kw) * a->dh * cols + (size_t)(tt % a->kw) * a->dw;
+        int32_t w = t < khw ? a->wgt[t] : 0;
+        sumw += w;
+        if (t % 2 == 0)
+            wpair[t / 2] = (int32_t)((uint32_t)(uint16_t)w);
+        else
+            wpair[t / 2] = (int32_t)((uint32_t)wpair[t / 2] | (uint32_t)w << 16);
+    }
+    int64_t bias = a->bias - (int64_t)a->x_zp * sumw; /* |.| < 2^31 + 2^31 */
+    int is_u8 = a->x_type == QP_QTYPE_U8;
+    qp_rq8_row r = qp_rq8_row_init(bias, a->mul, a->y_zp, a->y_lo, a->y_hi);
+    int64_t bound = (int64_t)khw * 32640, b = bias < 0 ? -bias : bias;
+    int fold = r.n >= 32 && b + bound <= INT32_MAX;
+    __m256i init = fold ? _mm256_set1_epi32((int32_t)bias) : _mm256_setzero_si256();
+    __m256i zero = _mm256_setzero_si256();
+    for (int oy = 0; oy < a->oh; oy++) {
+        const char *base = pl + (size_t)oy * a->sh * cols;
+        char *y = (char *)a->y + (size_t)oy * a->ow * ysz;
+        for (int ox0 = 0; ox0 < a->ow; ox0 += 16) {
+            __m256i lo = init, hi = init;
+            const char *s0 = base + (size_t)ox0 * a->sw;
+            for (int q = 0; q < np; q++) {
+                __m256i xa = dw_load16(s0 + off[2 * q], a->sw, is_u8, zero);
+                __m256i xb = dw_load16(s0 + off[2 * q + 1], a->sw, is_u8, zero);
+                __m256i wv = _mm256_set1_epi32(wpair[q]);
+                lo = _mm256_add_epi32(lo, _mm256_madd_epi16(_mm256_unpacklo_epi16(xa, xb), wv));
+                hi = _mm256_add_epi32(hi, _mm256_madd_epi16(_mm256_unpackhi_epi16(xa, xb), wv));
+            }
+            __m256i v0 = _mm256_permute2x128_si256(lo, hi, 0x20);
+            __m256i v1 = _mm256_permute2x128_si256(lo, hi, 0x31);
+            int n = a->ow - ox0 < 16 ? a->ow - ox0 : 16;
+            if (fold)
+                dw_store(y + (size_t)ox0 * ysz, a->y_type, n, qp_rq8_fast(&r, v0), qp_rq8_fast(&r, v1));
+            else
+                dw_store(y + (size_t)ox0 * ysz, a->y_type, n, qp_rq8_apply(&r, v0), qp_rq8_apply(&r, v1));
+        }
     }
 }
 
 /* 16-bit: products up to 2^30 need int64 sums; 8 columns as even/odd int64 lanes (vpmuldq). */
-static void dw_row16(const qp_dwconv2d_q_row_args *a)
+static void dw_plane16(const qp_dwconv2d_q_plane_args *a)
 {
     if (!qp_rq16_ok(a->mul, a->bias) || a->sw != 1) {
-        qp_dwconv2d_q_row__scalar(a);
+        qp_dwconv2d_q_plane__scalar(a);
         return;
     }
-    size_t len = qp_dwconv2d_q_row_len(a->ow, a->sw, a->kw, a->dw);
-    size_t stride = (len * 2 + 63) & ~(size_t)63, ysz = qp_qtype_size(a->y_type);
-    int valid[a->kh];
-    dw_pad_rows(a, len, 2, valid);
+    size_t rows = qp_dwconv2d_q_pad_rows(a->oh, a->sh, a->kh, a->dh);
+    size_t cols = qp_dwconv2d_q_pad_cols(a->ow, a->sw, a->kw, a->dw);
+    const int16_t *pl = (const int16_t *)dw_pad_plane(a, rows, cols, 2);
+    size_t ysz = qp_qtype_size(a->y_type);
     qp_rq16_row r = qp_rq16_row_init(a->mul, a->y_zp, a->y_lo, a->y_hi);
     __m256i vb = _mm256_set1_epi64x(a->bias); /* |bias| < 2^60 and |sum| <= kh kw 2^30 */
-    for (int ox0 = 0; ox0 < a->ow; ox0 += 8) {
-        int n = a->ow - ox0 < 8 ? a->ow - ox0 : 8;
-        __m256i s0 = _mm256_setzero_si256(), s1 = s0;
-        for (int i = 0; i < a->kh; i++) {
-            if (!valid[i])
-                continue;
-            const int16_t *row = (const int16_t *)((const char *)a->rows + (size_t)i * stride);
-            for (int j = 0; j < a->kw; j++) {
-                __m256i xv = _mm256_cvtepi16_epi32(
-                    _mm_loadu_si128((const __m128i *)(row + ox0 + j * a->dw)));
-                __m256i w = _mm256_set1_epi32(a->wgt[i * a->kw + j]);
-                s0 = _mm256_add_epi64(s0, _mm256_mul_epi32(xv, w));
-                s1 = _mm256_add_epi64(s1, _mm256_mul_epi32(_mm256_srli_epi64(xv, 32), w));
+    for (int oy = 0; oy < a->oh; oy++) {
+        const int16_t *base = pl + (size_t)oy * a->sh * cols;
+        char *y = (char *)a->y + (size_t)oy * a->ow * ysz;
+        for (int ox0 = 0; ox0 < a->ow; ox0 += 16) {
+            __m256i v[2];
+            for (int h = 0; h < 2; h++) {
+                __m256i s0 = _mm256_setzero_si256(), s1 = s0;
+                for (int i = 0; i < a->kh; i++) {
+                    const int16_t *row = base + (size_t)i * a->dh * cols + ox0 + 8 * h;
+                    for (int j = 0; j < a->kw; j++) {
+                        __m256i xv = _mm256_cvtepi16_epi32(_mm_loadu_si128((const __m128i *)(row + j * a->dw)));
+                        __m256i w = _mm256_set1_epi32(a->wgt[i * a->kw + j]);
+                        s0 = _mm256_add_epi64(s0, _mm256_mul_epi32(xv, w));
+                        s1 = _mm256_add_epi64(s1, _mm256_mul_epi32(_mm256_srli_epi64(xv, 32), w));
+                    }
+                }
+                __m256i e = qp_rq16_apply4(&r, _mm256_add_epi64(s0, vb)); /* columns 0, 2, 4, 6 */
+                __m256i o = qp_rq16_apply4(&r, _mm256_add_epi64(s1, vb)); /* columns 1, 3, 5, 7 */
+                v[h] = _mm256_blend_epi32(e, _mm256_slli_epi64(o, 32), 0xAA);
             }
+            int n = a->ow - ox0 < 16 ? a->ow - ox0 : 16;
+            dw_store(y + (size_t)ox0 * ysz, a->y_type, n, v[0], v[1]);
         }
-        __m256i e = qp_rq16_apply4(&r, _mm256_add_epi64(s0, vb)); /* columns 0, 2, 4, 6 */
-        __m256i o = qp_rq16_apply4(&r, _mm256_add_epi64(s1, vb)); /* columns 1, 3, 5, 7 */
-        int32_t out[8];
-        _mm256_storeu_si256((__m256i *)out, _mm256_blend_epi32(e, _mm256_slli_epi64(o, 32), 0xAA));
-        char *y = (char *)a->y + (size_t)ox0 * ysz;
-        for (int t = 0; t < n; t++)
-            qp_qstore(y, (size_t)t, a->y_type, out[t]);
     }
 }
 
-void qp_dwconv2d_q_row__avx2(const qp_dwconv2d_q_row_args *a)
+void qp_dwconv2d_q_plane__avx2(const qp_dwconv2d_q_plane_args *a)
 {
     if (a->bits == 8)
-        dw_row8(a);
+        dw_plane8(a);
     else
-        dw_row16(a);
+        dw_plane16(a);
 }
 
 /* One im2col row of a 16-column panel lying in one output row: 16 taps as int16 x - zp.

@@ -50,7 +50,8 @@ int qp_conv2d_q_quant_check(const qp_conv2d_q_params *p, const qp_conv2d_q_quant
 
 /* Paths, chosen from the shape alone:
  *   1x1, stride 1, no pad: q_gemm per group on X itself;
- *   depthwise (c/group == 1): direct kernel over output rows, interior taps without checks;
+ *   depthwise (c/group == 1): direct kernel per channel plane (AVX2: the plane copied once
+ *     into scratch padded with the zero point; 8-bit taps paired into vpmaddwd);
  *   otherwise: q_gemm with B panels packed straight from X (implicit im2col, zp subtracted,
  *     pads 0), so scratch is one K x 16 panel per worker. */
 typedef enum qp_conv2d_q_path {

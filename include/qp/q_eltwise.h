@@ -46,8 +46,8 @@ void qp_q_elt(const qp_q_elt_params *e, size_t n, const void *a, size_t inc_a, c
 void qp_q_elt__ref(const qp_q_elt_params *e, size_t n, const void *a, size_t inc_a, const void *b,
                    size_t inc_b, void *y);
 
-/* Concat (and any copy between parameter sets): y = convert(x) with qp_qconvert; Add's
- * requant helper for a single input.  Same as qp_q_convert in qp/q_convert.h. */
+/* Concat and any other copy between parameter sets: qp_q_convert (qp/q_convert.h) with a
+ * qp_qconvert from each input's parameters to the output's. */
 
 /* Variants: X(name, isa), qp_q_elt__<name> (the AVX2 one does Add/Sub on any types and Mul
  * on 8-bit inputs, and falls back to the reference for the rest). */

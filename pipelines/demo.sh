@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# The quick start's main job on a fresh Debian machine: install what is missing, build,
+# make the built-in yolov5s model, run the float flow on a built-in image and compare the
+# golden output with onnxruntime's on the same input tensor.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+"$root/tests/install-deps.sh"
+make -C "$root" -j2 >/dev/null
+export PATH="$root/build/bin:$PATH"
+model=$(sh "$root/tests/models/get_yolov5s.sh" "$root/tests/cache/models/yolov5s.onnx")
+sh "$root/tests/ref/install.sh" >/dev/null
+work=${1:-$root/out/demo}
+rm -rf "$work"
+"$root/pipelines/float.sh" "$model" "$work" "$root/tests/data/images/dog.jpg" >/dev/null
+input=$(ls "$work"/golden/iter_0_images_*_out0_1_3_640_640.npy)
+node "$root/tests/ref/ort_run.js" "$model" "$work/ort" "$input" >/dev/null
+echo "golden output (qpipe) against onnxruntime on the same input, fields boxes/obj/cls:"
+tsim --fields boxes:4,obj:1,cls:80 "$work/ort/output.npy" \
+    "$work/golden/iter_0_attach_Concat_Concat_303_out0_0_out0_1_25200_85.npy"
