@@ -12,9 +12,9 @@ PKGS    := libzstd yaml-0.1 libprotobuf-c libpng libjpeg
 OPT     ?= -O2
 SAN     ?=
 CFLAGS  ?= $(OPT) -g
-QP_CFLAGS := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Iinclude -I$(BUILD)/gen \
+QP_CFLAGS = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Iinclude -I$(BUILD)/gen \
              -fno-strict-aliasing -pthread $(SAN) $(shell pkg-config --cflags $(PKGS))
-LDLIBS  := $(shell pkg-config --libs $(PKGS)) -lm -pthread
+LDLIBS  = $(shell pkg-config --libs $(PKGS)) -lm -pthread
 AVX2_FLAGS := -mavx2 -mfma -mf16c
 ONNX_PROTO ?= $(shell for d in /usr/include/onnx /usr/local/include/onnx; do \
                  [ -f $$d/onnx.proto ] && echo $$d/onnx.proto && break; done)
@@ -76,16 +76,28 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(BUILD)/libqpipe.a
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
 
-test: all
+# The test command of the README: installs what is missing (Debian), fetches the pinned
+# models and references, builds, runs every bats file (unit tests, conformance, models).
+test:
+	sh tests/install-deps.sh
+	sh tests/fetch-all.sh
+	$(MAKE) all
 	QP_BUILD=$(abspath $(BUILD)) bats tests/
 
+demo:
+	bash pipelines/demo.sh
+
 check-asan:
+	sh tests/install-deps.sh
+	sh tests/fetch-all.sh
 	$(MAKE) BUILD=build-asan OPT=-O1 SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" all
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	QP_BUILD=$(abspath build-asan) QP_SANITIZED=1 bats tests/
 
-bench: all
-	sh tests/bench/run.sh
+bench:
+	sh tests/install-deps.sh
+	$(MAKE) all
+	QP_BUILD=$(abspath $(BUILD)) sh tests/bench/run.sh
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \
@@ -98,5 +110,5 @@ install: all
 clean:
 	rm -rf $(BUILD) build-asan
 
-.PHONY: all test check-asan bench install clean
+.PHONY: all test demo check-asan bench install clean
 .SECONDARY:

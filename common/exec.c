@@ -1,12 +1,12 @@
 /* Float32 executor.  The memory plan gives every activation an offset in one buffer:
- * values whose lifetimes (producer .. last consumer) overlap never share bytes; values are
- * placed largest first at the lowest offset that fits (greedy by size), which is
- * deterministic and close to optimal on these graphs. */
+ * values whose lifetimes (producer .. last consumer) overlap never share bytes; qp_memplan
+ * places them (largest first at the lowest offset that fits). */
 #include <stdlib.h>
 #include <string.h>
 
 #include "qp/diag.h"
 #include "qp/exec.h"
+#include "qp/memplan.h"
 #include "qp/nn.h"
 #include "qp/op.h"
 
@@ -27,25 +27,17 @@ struct qp_exec {
     int flags;
 };
 
-struct span { int vi; size_t size, off; int first, last; };
-
-static int cmp_span(const void *a, const void *b)
-{
-    const struct span *x = a, *y = b;
-    if (x->size != y->size)
-        return x->size < y->size ? 1 : -1;
-    return x->vi - y->vi;
-}
-
 static size_t align64(size_t n) { return (n + 63) & ~(size_t)63; }
 
 static int plan(qp_exec *x)
 {
     const qp_graph *g = x->g;
-    struct span *s = qp_calloc((size_t)g->n_values + 1, sizeof *s);
+    qp_memplan_span *s = qp_calloc((size_t)g->n_values + 1, sizeof *s);
+    int *vis = qp_calloc((size_t)g->n_values + 1, sizeof *vis);
     int *last = qp_calloc((size_t)g->n_values + 1, sizeof *last);
-    if (!s || !last) {
+    if (!s || !vis || !last) {
         free(s);
+        free(vis);
         free(last);
         return QP_ESYS;
     }
@@ -61,7 +53,7 @@ static int plan(qp_exec *x)
     for (int vi = 0; vi < g->n_values; vi++)
         if (x->alias[vi] != vi && last[vi] > last[x->alias[vi]])
             last[x->alias[vi]] = last[vi];
-    int ns = 0;
+    int ns = 0, rc = 0;
     for (int vi = 0; vi < g->n_values; vi++) {
         const qp_value *v = &g->values[vi];
         x->offset[vi] = (size_t)-1;
@@ -69,9 +61,8 @@ static int plan(qp_exec *x)
             continue;
         size_t numel, bytes;
         if (qp_value_numel(v, &numel) || qp_mul_size(numel, qp_dtype_size(v->dtype), &bytes)) {
-            free(s);
-            free(last);
-            return qp_error_prefix(QP_EINPUT, "tensor '%s'", v->name);
+            rc = qp_error_prefix(QP_EINPUT, "tensor '%s'", v->name);
+            break;
         }
         int first = v->producer;        /* -1: graph input, alive from the start */
         int is_input = 0;
@@ -84,36 +75,20 @@ static int plan(qp_exec *x)
         int l = last[vi] == -2 ? first : last[vi];
         if (is_input)
             l = g->n_nodes;             /* inputs survive runs: callers set them once */
-        s[ns].vi = vi;
-        s[ns].size = align64(bytes ? bytes : 1);
+        vis[ns] = vi;
+        s[ns].size = bytes;
         s[ns].first = first;
         s[ns].last = l;
-        x->naive += s[ns].size;
         ns++;
     }
-    qsort(s, (size_t)ns, sizeof *s, cmp_span);
-    for (int i = 0; i < ns; i++) {
-        size_t off = 0;
-        /* lowest offset free of every placed, time-overlapping span; retry after each bump */
-        for (int moved = 1; moved;) {
-            moved = 0;
-            for (int j = 0; j < i; j++) {
-                if (s[j].last < s[i].first || s[i].last < s[j].first)
-                    continue;
-                if (off < s[j].off + s[j].size && s[j].off < off + s[i].size) {
-                    off = s[j].off + s[j].size;
-                    moved = 1;
-                }
-            }
-        }
-        s[i].off = off;
-        if (off + s[i].size > x->peak)
-            x->peak = off + s[i].size;
-        x->offset[s[i].vi] = off;
-    }
+    if (!rc)
+        rc = qp_memplan_place(s, ns, &x->peak, &x->naive);
+    for (int i = 0; !rc && i < ns; i++)
+        x->offset[vis[i]] = s[i].off;
     free(s);
+    free(vis);
     free(last);
-    return 0;
+    return rc;
 }
 
 /* Activation fusion: Conv/Gemm/MatMul followed by Relu, Clip, SiLU (Sigmoid + Mul)... runs as

@@ -92,7 +92,9 @@ int qp_samples_open(const qp_graph *g, const char *meta_path, int n_files, const
         qp_meta_db *db = s->meta ? qp_inputmeta_add_db(s->meta, "dataset.txt", QP_DB_TEXT) : NULL;
         for (int j = 0; db && j < g->n_inputs; j++) {
             const qp_value *v = &g->values[g->inputs[j]];
-            if (!qp_inputmeta_add_port(s->meta, db, v->key[0] ? v->key : v->name, v->rank, v->dims))
+            static const int64_t one = 1; /* a scalar input gets a 1-element port (ports have rank >= 1) */
+            if (!qp_inputmeta_add_port(s->meta, db, v->key[0] ? v->key : v->name, v->rank ? v->rank : 1,
+                                       v->rank ? v->dims : &one))
                 db = NULL;
         }
         if (!db)
@@ -100,7 +102,7 @@ int qp_samples_open(const qp_graph *g, const char *meta_path, int n_files, const
     }
     if (!rc)
         rc = map_ports(s);
-    if (!rc && !n_files) {
+    if (!rc && !n_files && g->n_inputs) {
         if (!s->given)
             rc = qp_errorf(QP_EUSAGE, "no input: give --input FILE or an input meta with a dataset");
         s->lists = rc ? NULL : qp_calloc((size_t)s->meta->n_dbs + 1, sizeof *s->lists);

@@ -83,6 +83,21 @@ static int64_t now_ns(void)
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+/* A bounded wait: glibc before 2.38 can lose a condition-variable wake-up (sourceware bug
+ * 25847; Debian 12 ships 2.36) and we saw the pool hang on it, so every sleeper wakes at
+ * least every 2 ms to re-check its predicate.  The caller holds pool.mu. */
+static void wait_bounded(pthread_cond_t *cv)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_nsec += 2000000;
+    if (ts.tv_nsec >= 1000000000) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000;
+    }
+    pthread_cond_timedwait(cv, &pool.mu, &ts);
+}
+
 static void run_tasks(int worker)
 {
     for (;;) {
@@ -107,7 +122,7 @@ static void *worker_main(void *arg)
             if ((spins & 63) == 0 && now_ns() - t0 > SPIN_NS) {
                 pthread_mutex_lock(&pool.mu);
                 while (atomic_load_explicit(&pool.gen, memory_order_acquire) == seen)
-                    pthread_cond_wait(&pool.wake, &pool.mu);
+                    wait_bounded(&pool.wake);
                 pthread_mutex_unlock(&pool.mu);
                 break;
             }
@@ -194,7 +209,7 @@ void qp_parallel_for(int n_tasks, void (*fn)(void *ctx, int task, int worker), v
         if ((spins & 63) == 0 && now_ns() - t0 > SPIN_NS) {
             pthread_mutex_lock(&pool.mu);
             while (atomic_load_explicit(&pool.pending, memory_order_acquire) != 0)
-                pthread_cond_wait(&pool.done, &pool.mu);
+                wait_bounded(&pool.done);
             pthread_mutex_unlock(&pool.mu);
             break;
         }

@@ -598,8 +598,10 @@ static int remove_identities(struct build *b, unsigned char *removed, qp_o2i_sta
                 yv->dtype = xv->dtype;
                 yv->rank = xv->rank;
                 memcpy(yv->dims, xv->dims, sizeof yv->dims);
-                yv->data = xv->data;
                 yv->nbytes = xv->nbytes;
+                if (!(yv->data = qp_arena_alloc(g->arena, xv->nbytes ? xv->nbytes : 1)))
+                    return QP_ESYS;
+                memcpy(yv->data, xv->data, xv->nbytes);     /* not shared: BN folding may rewrite x */
                 yv->producer = -1;
                 if (qp_o2i_flag_set(b->fl, y, b->fl->is_init[x]))
                     return QP_ESYS;

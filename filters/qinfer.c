@@ -1,5 +1,6 @@
 /* qinfer: runs the graph of an IR stream on inputs and writes the outputs as Acuity-named
- * .tensor and/or .npy files (Acuity's `inference`; with --dump-all, its `dump`).
+ * .tensor and/or .npy files (Acuity's `inference`; with --dump-all, its `dump`), in float32 or,
+ * with --dtype quantized, in the integer simulator of the stream's quantization table.
  * main: options, read the stream, prepare, loop over iterations, write. */
 #include <errno.h>
 #include <getopt.h>
@@ -13,6 +14,8 @@
 #include "qp/diag.h"
 #include "qp/exec.h"
 #include "qp/graph.h"
+#include "qp/qexec.h"
+#include "qp/qtable.h"
 #include "qp/samples.h"
 
 static const char usage[] =
@@ -28,7 +31,10 @@ static const char usage[] =
     "  --dump-all             write every layer's output, not only the model's\n"
     "  --repeat N             run each sample N times and print the median and minimum\n"
     "                         run time (benchmarking; files are written once)\n"
-    "  --dtype T              float32 (default)\n"
+    "  --dtype T              float32 (default), or quantized: the integer simulation of\n"
+    "                         the stream's quantization table (run qtable first)\n"
+    "  --raw                  with --dtype quantized: also write each tensor's integers\n"
+    "                         as .npy of its integer type, same names, under DIR/raw/\n"
     "  --summary              print the layers of the stream and exit\n"
     "  -q, --quiet            no per-iteration line on stderr\n"
     "  -v, --verbose          memory plan and timing on stderr\n"
@@ -40,6 +46,7 @@ struct opts {
     const char *meta, *outdir, *dtype;
     const char *inputs[64];
     int n_inputs, iterations, repeat, want_tensor, want_npy, dump_all, summary, verbose, quiet;
+    int quantized, raw;
 };
 
 struct dumper {
@@ -106,6 +113,39 @@ static int dump_hook(void *ctx, const qp_graph *g, int ni, const qp_tensor *cons
     return 0;
 }
 
+/* A tensor of the quantized run: dequantized like the float dumps, and with --raw its integers
+ * (the type it is held in) under DIR/raw/ with the same name as .npy. */
+static int write_q(const struct opts *o, int iter, const char *key, int port, const qp_qtensor *qt)
+{
+    qp_tensor f;
+    int rc = qp_qexec_dequantize(qt, &f);
+    if (rc)
+        return rc;
+    rc = write_one(o, iter, key, port, &f);
+    qp_tensor_free(&f);
+    if (!rc && o->raw) {
+        char name[1024], path[4096];
+        if ((rc = fmt_name(name, sizeof name, iter, key, port, &qt->t, "npy")))
+            return rc;
+        snprintf(path, sizeof path, "%s/raw/%s", o->outdir, name);
+        rc = qp_tensorio_write_npy(path, &qt->t);
+    }
+    return rc;
+}
+
+static int qdump_hook(void *ctx, const qp_graph *g, int ni, const qp_qtensor *const *outs)
+{
+    struct dumper *d = ctx;
+    const qp_node *n = &g->nodes[ni];
+    for (int j = 0; j < n->n_out; j++)
+        if (outs[j] && n->key[0]) {
+            int rc = write_q(d->o, d->iter, n->key, j, outs[j]);
+            if (rc)
+                return rc;
+        }
+    return 0;
+}
+
 static void summary(const qp_graph *g)
 {
     char shape[256];
@@ -142,13 +182,14 @@ static void summary(const qp_graph *g)
 
 static void parse(int argc, char **argv, struct opts *o)
 {
-    enum { O_META = 256, O_INPUT, O_ITER, O_OUTDIR, O_FORMAT, O_DUMP, O_DTYPE, O_SUMMARY, O_REPEAT };
+    enum { O_META = 256, O_INPUT, O_ITER, O_OUTDIR, O_FORMAT, O_DUMP, O_DTYPE, O_SUMMARY, O_REPEAT, O_RAW };
     static const struct option lo[] = {
         { "input-meta", required_argument, 0, O_META }, { "with-input-meta", required_argument, 0, O_META },
         { "input", required_argument, 0, O_INPUT },     { "iterations", required_argument, 0, O_ITER },
         { "output-dir", required_argument, 0, O_OUTDIR }, { "format", required_argument, 0, O_FORMAT },
         { "dump-all", no_argument, 0, O_DUMP },          { "dtype", required_argument, 0, O_DTYPE },
-        { "summary", no_argument, 0, O_SUMMARY },        { "repeat", required_argument, 0, O_REPEAT },        { "quiet", no_argument, 0, 'q' },
+        { "summary", no_argument, 0, O_SUMMARY },        { "repeat", required_argument, 0, O_REPEAT },
+        { "raw", no_argument, 0, O_RAW },        { "quiet", no_argument, 0, 'q' },
         { "verbose", no_argument, 0, 'v' },              { 0, 0, 0, 0 },
     };
     memset(o, 0, sizeof *o);
@@ -195,10 +236,12 @@ static void parse(int argc, char **argv, struct opts *o)
             break;
         case O_DUMP: o->dump_all = 1; break;
         case O_DTYPE:
-            if (strcmp(optarg, "float32"))
-                qp_cli_usage_error("--dtype '%s': expected float32", optarg);
+            if (strcmp(optarg, "float32") && strcmp(optarg, "quantized"))
+                qp_cli_usage_error("--dtype '%s': expected float32 or quantized", optarg);
             o->dtype = optarg;
+            o->quantized = !strcmp(optarg, "quantized");
             break;
+        case O_RAW: o->raw = 1; break;
         case O_SUMMARY: o->summary = 1; break;
         case 'q': o->quiet = 1; break;
         case 'v': o->verbose = 1; break;
@@ -208,10 +251,10 @@ static void parse(int argc, char **argv, struct opts *o)
     }
     if (optind < argc)
         qp_cli_usage_error("unexpected argument '%s' (the stream comes on standard input)", argv[optind]);
-    if (!o->n_inputs && !o->meta && !o->summary)
-        qp_cli_usage_error("give --input FILE or --input-meta FILE with a dataset");
     if (o->n_inputs && o->iterations > 1)
         qp_cli_usage_error("--iterations needs the dataset of --input-meta, not --input");
+    if (o->raw && !o->quantized)
+        qp_cli_usage_error("--raw needs --dtype quantized");
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -227,6 +270,73 @@ static double now_ms(void)
     return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
+/* --dtype quantized: the same loop on the integer simulator (qp/qexec.h). */
+static int run_quantized(const struct opts *o, qp_graph *g, qp_samples *io)
+{
+    qp_qtable *t;
+    int rc = qp_qtable_load(g, &t);
+    if (rc)
+        qp_diag_exit(rc);
+    if (o->raw) {
+        char dir[4096];
+        snprintf(dir, sizeof dir, "%s/raw", o->outdir);
+        if (mkdir(dir, 0777) && errno != EEXIST)
+            qp_diag_die(QP_ESYS, "cannot create '%s': %s", dir, strerror(errno));
+    }
+    qp_qexec *x;
+    if ((rc = qp_qexec_new(g, t, o->dump_all ? QP_QEXEC_NO_FUSE : 0, &x)))
+        qp_diag_exit(rc);
+    if (o->verbose) {
+        int layers, converts, fused;
+        qp_qexec_counts(x, &layers, &converts, &fused);
+        qp_diag_info("qinfer: quantized: %d layers run, %d fused away, %d conversions; activations %.1f MiB "
+                     "(%.1f MiB without reuse), prepared state %.1f MiB\n",
+                     layers, fused, converts, qp_qexec_peak_bytes(x) / 1048576.0, qp_qexec_naive_bytes(x) / 1048576.0,
+                     qp_qexec_state_bytes(x) / 1048576.0);
+    }
+    struct dumper d = { o, 0 };
+    for (int it = 0; it < o->iterations; it++) {
+        d.iter = it;
+        for (int i = 0; i < g->n_inputs; i++) {
+            qp_tensor in;
+            if ((rc = qp_samples_get(io, it, i, &in)))
+                qp_diag_exit(rc);
+            rc = qp_qexec_set_input(x, i, &in);
+            qp_tensor_free(&in);
+            if (!rc)    /* the input as the model sees it: quantized */
+                rc = write_q(o, it, g->values[g->inputs[i]].key, 0, qp_qexec_value(x, g->inputs[i]));
+            if (rc)
+                qp_diag_exit(rc);
+        }
+        double *ms = qp_calloc((size_t)o->repeat, sizeof *ms);
+        if (!ms)
+            qp_diag_exit(QP_ESYS);
+        qp_qexec_set_hook(x, o->dump_all ? qdump_hook : NULL, &d);
+        for (int r = 0; r < o->repeat; r++) {
+            double t0 = now_ms();
+            if ((rc = qp_qexec_run(x)))
+                qp_diag_exit(rc);
+            ms[r] = now_ms() - t0;
+            qp_qexec_set_hook(x, NULL, NULL);   /* dump once */
+        }
+        qsort(ms, (size_t)o->repeat, sizeof *ms, cmp_double);
+        if (o->repeat > 1)
+            fprintf(stderr, "qinfer: median_ms=%.3f min_ms=%.3f runs=%d\n", ms[o->repeat / 2], ms[0], o->repeat);
+        double best = ms[0];
+        free(ms);
+        for (int i = 0; i < g->n_outputs; i++)
+            if ((rc = write_q(o, it, g->output_keys[i], 0, qp_qexec_value(x, g->outputs[i]))))
+                qp_diag_exit(rc);
+        if (o->verbose)
+            qp_diag_info("qinfer: iteration %d: %.2f ms\n", it, best);
+    }
+    qp_qexec_free(x);
+    qp_qtable_free(t);
+    qp_samples_close(io);
+    qp_graph_free(g);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     struct opts o;
@@ -238,6 +348,10 @@ int main(int argc, char **argv)
         qp_graph_free(g);
         return fflush(stdout) ? QP_ESYS : 0;
     }
+    if (o.quantized && !qp_graph_section(g, "qtable"))
+        qp_diag_die(QP_EINPUT, "no quantization table in the stream: run qtable first");
+    if (!o.n_inputs && !o.meta && g->n_inputs) /* a model without inputs (all constant) needs neither */
+        qp_cli_usage_error("give --input FILE or --input-meta FILE with a dataset");
     qp_samples *io;
     int rc = qp_samples_open(g, o.meta, o.n_inputs, o.inputs, &io);
     if (rc)
@@ -247,6 +361,8 @@ int main(int argc, char **argv)
                     qp_samples_count(io));
     if (mkdir(o.outdir, 0777) && errno != EEXIST)
         qp_diag_die(QP_ESYS, "cannot create '%s': %s", o.outdir, strerror(errno));
+    if (o.quantized)
+        return run_quantized(&o, g, io);
     qp_exec *x;
     if ((rc = qp_exec_new(g, o.dump_all ? QP_EXEC_NO_FUSE : 0, &x)))
         qp_diag_exit(rc);

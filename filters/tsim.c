@@ -1,7 +1,8 @@
 /* tsim: compare two tensors (or two dump directories) as Acuity's
  * compute_tensor_similarity does, with more metrics: cosine, Euclidean distance, max
- * and mean absolute error, SQNR.  Everything is loaded and computed before the first
- * line is printed, so an error leaves stdout empty. */
+ * and mean absolute error, SQNR; and pass/fail checks on them (--min-cos, --allclose,
+ * --max-err-rel).  Everything is loaded and computed before the first line is printed,
+ * so an error leaves stdout empty. */
 #include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
@@ -12,6 +13,7 @@
 #include <sys/stat.h>
 
 #include "qp/diag.h"
+#include "qp/onnx_tensor.h"
 #include "qp/tensorio.h"
 
 #define VERSION "0.1.0"
@@ -30,6 +32,10 @@ struct opts {
     int tsv;
     int has_min_cos;
     double min_cos;
+    int has_allclose;
+    double rtol, atol;
+    int has_max_err_rel;
+    double max_err_rel;
     int n_fields;
     struct field fields[MAX_FIELDS];
     const char *ref, *x;
@@ -39,9 +45,20 @@ struct metrics {
     double cos, euc, maxabs, meanabs, sqnr;
 };
 
+/* Element-wise facts of a whole-tensor row, for --allclose and --max-err-rel. */
+struct closeness {
+    int64_t n, n_fail;     /* elements, and those with |ref - x| > atol + rtol |ref| */
+    int64_t worst;         /* flat index of the largest excess over the tolerance, -1 if none */
+    double worst_ref, worst_x, worst_tol;
+    double ref_range;      /* max(ref) - min(ref) */
+    int rank;              /* shape used to print the worst index */
+    int64_t dims[QP_TENSOR_MAX_RANK];
+};
+
 struct row {
     char *ref, *x, *label; /* label: NULL for the whole tensor */
     struct metrics m;
+    struct closeness c;    /* whole-tensor rows only */
 };
 
 struct table {
@@ -63,12 +80,15 @@ static void usage(void)
     printf("%s\n\n"
            "Compares tensors; REF is the reference.  Prints per pair: cosine similarity,\n"
            "Euclidean distance, max and mean absolute error, SQNR in dB.\n"
-           "Files: .tensor (Acuity text dump), .npy, anything else raw (needs --shape).\n"
-           "Directories: same-named .tensor/.npy files of the two are paired.\n\n"
+           "Files: .tensor (Acuity text dump), .npy, .pb (ONNX TensorProto), anything else\n"
+           "raw (needs --shape).\n"
+           "Directories: same-named .tensor/.npy/.pb files of the two are paired.\n\n"
            "  --shape D0,D1,...    shape of raw files and of .tensor files\n"
            "  --dtype T            element type of raw files (default f32)\n"
            "  --tsv                tab-separated output with a header line\n"
            "  --min-cos X          exit 4 if any reported cosine is below X\n"
+           "  --allclose RTOL,ATOL exit 4 unless |ref-x| <= ATOL + RTOL*|ref| everywhere\n"
+           "  --max-err-rel X      exit 4 if maxabs > X * (max - min) of REF\n"
            "  --split-last N,N,..  also report slices of the last axis\n"
            "  --fields NAME:N,..   the same, with names (boxes:4,obj:1,cls:80)\n"
            "  -h, --help           this help\n"
@@ -119,11 +139,12 @@ static void parse_fields(struct opts *o, const char *s, int named)
 
 static void parse_args(int argc, char **argv, struct opts *o)
 {
-    enum { O_SHAPE = 256, O_DTYPE, O_TSV, O_MINCOS, O_SPLIT, O_FIELDS, O_VERSION };
+    enum { O_SHAPE = 256, O_DTYPE, O_TSV, O_MINCOS, O_SPLIT, O_FIELDS, O_VERSION, O_ALLCLOSE, O_MAXERR };
     static const struct option lo[] = {
         {"shape", required_argument, 0, O_SHAPE},   {"dtype", required_argument, 0, O_DTYPE},
         {"tsv", no_argument, 0, O_TSV},             {"min-cos", required_argument, 0, O_MINCOS},
         {"split-last", required_argument, 0, O_SPLIT}, {"fields", required_argument, 0, O_FIELDS},
+        {"allclose", required_argument, 0, O_ALLCLOSE}, {"max-err-rel", required_argument, 0, O_MAXERR},
         {"help", no_argument, 0, 'h'},              {"version", no_argument, 0, O_VERSION},
         {0, 0, 0, 0}};
     int c, split = 0, named = 0;
@@ -159,6 +180,27 @@ static void parse_args(int argc, char **argv, struct opts *o)
             if (end == optarg || *end || errno || !(o->min_cos >= -1 && o->min_cos <= 1))
                 usage_error("bad --min-cos '%s': expected a number in [-1, 1]", optarg);
             o->has_min_cos = 1;
+            break;
+        }
+        case O_ALLCLOSE: {
+            char *end, *end2;
+            errno = 0;
+            o->rtol = strtod(optarg, &end);
+            if (end == optarg || *end != ',' || errno || !(o->rtol >= 0 && isfinite(o->rtol)))
+                usage_error("bad --allclose '%s': expected RTOL,ATOL, two finite numbers >= 0", optarg);
+            o->atol = strtod(end + 1, &end2);
+            if (end2 == end + 1 || *end2 || errno || !(o->atol >= 0 && isfinite(o->atol)))
+                usage_error("bad --allclose '%s': expected RTOL,ATOL, two finite numbers >= 0", optarg);
+            o->has_allclose = 1;
+            break;
+        }
+        case O_MAXERR: {
+            char *end;
+            errno = 0;
+            o->max_err_rel = strtod(optarg, &end);
+            if (end == optarg || *end || errno || !(o->max_err_rel >= 0 && isfinite(o->max_err_rel)))
+                usage_error("bad --max-err-rel '%s': expected a finite number >= 0", optarg);
+            o->has_max_err_rel = 1;
             break;
         }
         case O_SPLIT:
@@ -199,6 +241,9 @@ static void load(const struct opts *o, const char *path, struct vec *out)
     if (has_ext(path, ".npy")) {
         rc = qp_tensorio_read_npy(path, &t);
         out->known = 1;
+    } else if (has_ext(path, ".pb")) {
+        rc = qp_onnx_tensor_read_pb(path, &t);
+        out->known = 1;
     } else if (has_ext(path, ".tensor")) {
         int r;
         int64_t d[QP_TENSOR_MAX_RANK];
@@ -206,7 +251,7 @@ static void load(const struct opts *o, const char *path, struct vec *out)
         rc = qp_tensorio_read_tensor(path, o->rank >= 0 ? o->rank : QP_SHAPE_ANY, o->dims, &t);
     } else {
         if (o->rank < 0)
-            qp_diag_die(QP_EUSAGE, "'%s' is neither .npy nor .tensor: give its shape with --shape", path);
+            qp_diag_die(QP_EUSAGE, "'%s' is not .npy, .tensor or .pb: give its shape with --shape", path);
         rc = qp_tensorio_read_raw(path, o->dtype, o->rank, o->dims, &t);
         out->known = 1;
     }
@@ -215,9 +260,7 @@ static void load(const struct opts *o, const char *path, struct vec *out)
     int64_t bad = qp_tensor_find_nonfinite(&t);
     if (bad >= 0)
         qp_diag_die(QP_EINPUT, "'%s': element %lld is not finite", path, (long long)bad);
-    out->n = qp_tensor_numel(&t);
-    if (out->n == 0)
-        qp_diag_die(QP_EINPUT, "'%s' has no elements", path);
+    out->n = qp_tensor_numel(&t); /* may be 0: two empty tensors of one shape are equal */
     out->v = qp_malloc((size_t)out->n * sizeof *out->v);
     if (!out->v)
         qp_diag_exit(QP_ESYS);
@@ -293,7 +336,7 @@ static struct metrics measure(const double *a, const double *b, int64_t total, i
         m.cos = -1;
     m.euc = sqrt(noise);
     m.maxabs = maxabs;
-    m.meanabs = kval(&ae) / (double)count;
+    m.meanabs = count ? kval(&ae) / (double)count : 0;
     if (noise == 0)
         m.sqnr = INFINITY;
     else if (sa == 0)
@@ -301,6 +344,33 @@ static struct metrics measure(const double *a, const double *b, int64_t total, i
     else
         m.sqnr = 10 * log10(sa / noise);
     return m;
+}
+
+/* ref is the reference: the tolerance of element i is atol + rtol |ref[i]| (numpy.isclose
+ * with ref as its second argument, as onnx's backend test runner uses it). */
+static struct closeness measure_close(const struct opts *o, const double *ref, const double *x, int64_t n)
+{
+    struct closeness c = {.n = n, .worst = -1};
+    double lo = n ? ref[0] : 0, hi = lo, worst_excess = 0;
+    for (int64_t i = 0; i < n; i++) {
+        double d = fabs(ref[i] - x[i]), tol = o->atol + o->rtol * fabs(ref[i]);
+        if (ref[i] < lo)
+            lo = ref[i];
+        if (ref[i] > hi)
+            hi = ref[i];
+        if (d > tol) {
+            if (!c.n_fail || d - tol > worst_excess) {
+                worst_excess = d - tol;
+                c.worst = i;
+                c.worst_ref = ref[i];
+                c.worst_x = x[i];
+                c.worst_tol = tol;
+            }
+            c.n_fail++;
+        }
+    }
+    c.ref_range = hi - lo;
+    return c;
 }
 
 static char *xstrdup(const char *s)
@@ -311,7 +381,7 @@ static char *xstrdup(const char *s)
     return strcpy(p, s);
 }
 
-static void add_row(struct table *t, const char *ref, const char *x, const char *label, struct metrics m)
+static struct row *add_row(struct table *t, const char *ref, const char *x, const char *label, struct metrics m)
 {
     if (t->n == t->cap) {
         t->cap = t->cap ? t->cap * 2 : 16;
@@ -324,6 +394,8 @@ static void add_row(struct table *t, const char *ref, const char *x, const char 
     r->x = xstrdup(x);
     r->label = label ? xstrdup(label) : NULL;
     r->m = m;
+    memset(&r->c, 0, sizeof r->c);
+    return r;
 }
 
 static void compare_pair(const struct opts *o, const char *ref, const char *x, struct table *t)
@@ -339,7 +411,16 @@ static void compare_pair(const struct opts *o, const char *ref, const char *x, s
     if (a.known && b.known && !same_shape(&a, &b))
         qp_diag_die(QP_EINPUT, "shape mismatch: '%s' is %s, '%s' is %s", ref,
                     qp_shape_format(s1, sizeof s1, a.rank, a.dims), x, qp_shape_format(s2, sizeof s2, b.rank, b.dims));
-    add_row(t, ref, x, NULL, measure(a.v, b.v, a.n, a.n, 0, a.n));
+    struct row *whole = add_row(t, ref, x, NULL, measure(a.v, b.v, a.n, a.n, 0, a.n));
+    whole->c = measure_close(o, a.v, b.v, a.n);
+    const struct vec *shp = a.known ? &a : b.known ? &b : NULL;
+    if (shp) {
+        whole->c.rank = shp->rank;
+        memcpy(whole->c.dims, shp->dims, sizeof shp->dims);
+    } else {
+        whole->c.rank = 1;
+        whole->c.dims[0] = a.n;
+    }
     if (o->n_fields) {
         const struct vec *s = a.known ? &a : b.known ? &b : NULL;
         if (!s)
@@ -396,7 +477,7 @@ static void list_dir(const char *dir, struct names *out)
                     strerror(errno));
     struct dirent *e;
     while ((e = readdir(d))) {
-        if (!has_ext(e->d_name, ".tensor") && !has_ext(e->d_name, ".npy"))
+        if (!has_ext(e->d_name, ".tensor") && !has_ext(e->d_name, ".npy") && !has_ext(e->d_name, ".pb"))
             continue;
         char *path = join(dir, e->d_name);
         struct stat st;
@@ -455,7 +536,7 @@ static void compare_dirs(const struct opts *o, struct table *t)
         }
     }
     if (!paired)
-        qp_diag_die(QP_EINPUT, "no .tensor/.npy file names in common between '%s' and '%s'", o->ref, o->x);
+        qp_diag_die(QP_EINPUT, "no .tensor/.npy/.pb file names in common between '%s' and '%s'", o->ref, o->x);
     if (na)
         warn_only(o->ref, only_a, na);
     if (nb)
@@ -522,12 +603,12 @@ static void table_free(struct table *t)
     free(t->rows);
 }
 
-static void check_min_cos(const struct opts *o, struct table *t)
+/* The checks: each failing one writes one line into msg and returns 1. */
+static int check_min_cos(const struct opts *o, const struct table *t, char *msg, size_t n)
 {
     size_t below = 0, worst = 0;
-    char msg[1024];
     if (!o->has_min_cos)
-        return;
+        return 0;
     for (size_t i = 0; i < t->n; i++)
         if (t->rows[i].m.cos < o->min_cos) {
             if (!below || t->rows[i].m.cos < t->rows[worst].m.cos)
@@ -535,13 +616,112 @@ static void check_min_cos(const struct opts *o, struct table *t)
             below++;
         }
     if (!below)
-        return;
+        return 0;
     const struct row *w = &t->rows[worst];
-    snprintf(msg, sizeof msg, "%zu of %zu rows below --min-cos %g (lowest: cos %.6f for '%s'%s%s%s)", below, t->n,
+    snprintf(msg, n, "%zu of %zu rows below --min-cos %g (lowest: cos %.6f for '%s'%s%s%s)", below, t->n,
              o->min_cos, w->m.cos, t->dir_mode ? base(w->ref) : w->ref, w->label ? " [" : "",
              w->label ? w->label : "", w->label ? "]" : "");
+    return 1;
+}
+
+static const char *fmt_index(char *buf, size_t n, const struct closeness *c)
+{
+    int64_t idx[QP_TENSOR_MAX_RANK], rest = c->worst;
+    size_t len = 0;
+    for (int d = c->rank - 1; d >= 0; d--) {
+        idx[d] = c->dims[d] > 0 ? rest % c->dims[d] : 0;
+        rest = c->dims[d] > 0 ? rest / c->dims[d] : 0;
+    }
+    buf[0] = 0;
+    for (int d = 0; d < c->rank && len < n; d++) {
+        int w = snprintf(buf + len, n - len, "%s%lld", d ? "," : "[", (long long)idx[d]);
+        len = w < 0 ? n : len + (size_t)w;
+    }
+    if (len < n)
+        snprintf(buf + len, n - len, c->rank ? "]" : "[]");
+    return buf;
+}
+
+static int check_allclose(const struct opts *o, const struct table *t, char *msg, size_t n)
+{
+    size_t bad_rows = 0, rows = 0, worst = 0;
+    int64_t bad = 0, total = 0;
+    char ix[160];
+    if (!o->has_allclose)
+        return 0;
+    for (size_t i = 0; i < t->n; i++) {
+        const struct closeness *c = &t->rows[i].c;
+        if (t->rows[i].label)
+            continue;
+        rows++;
+        total += c->n;
+        if (!c->n_fail)
+            continue;
+        const struct closeness *w = &t->rows[worst].c;
+        if (!bad_rows || fabs(c->worst_ref - c->worst_x) - c->worst_tol >
+                             fabs(w->worst_ref - w->worst_x) - w->worst_tol)
+            worst = i;
+        bad_rows++;
+        bad += c->n_fail;
+    }
+    if (!bad_rows)
+        return 0;
+    const struct row *w = &t->rows[worst];
+    snprintf(msg, n,
+             "%lld of %lld elements (in %zu of %zu rows) fail --allclose %g,%g (worst: '%s' element %s ref %.9g x "
+             "%.9g, |diff| %.3e > %.3e)",
+             (long long)bad, (long long)total, bad_rows, rows, o->rtol, o->atol,
+             t->dir_mode ? base(w->ref) : w->ref, fmt_index(ix, sizeof ix, &w->c), w->c.worst_ref, w->c.worst_x,
+             fabs(w->c.worst_ref - w->c.worst_x), w->c.worst_tol);
+    return 1;
+}
+
+/* A row fails when maxabs > X * range; rows are ranked by maxabs / range (infinite for a
+ * constant reference with any error). */
+static int check_max_err_rel(const struct opts *o, const struct table *t, char *msg, size_t n)
+{
+    size_t bad = 0, rows = 0, worst = 0;
+    double worst_ratio = 0;
+    if (!o->has_max_err_rel)
+        return 0;
+    for (size_t i = 0; i < t->n; i++) {
+        const struct row *r = &t->rows[i];
+        if (r->label)
+            continue;
+        rows++;
+        if (!(r->m.maxabs > o->max_err_rel * r->c.ref_range))
+            continue;
+        double ratio = r->c.ref_range > 0 ? r->m.maxabs / r->c.ref_range : INFINITY;
+        if (!bad || ratio > worst_ratio) {
+            worst = i;
+            worst_ratio = ratio;
+        }
+        bad++;
+    }
+    if (!bad)
+        return 0;
+    const struct row *w = &t->rows[worst];
+    snprintf(msg, n,
+             "%zu of %zu rows fail --max-err-rel %g (worst: maxabs %.3e, %.3e of the reference range %.6g, for '%s')",
+             bad, rows, o->max_err_rel, w->m.maxabs, worst_ratio, w->c.ref_range,
+             t->dir_mode ? base(w->ref) : w->ref);
+    return 1;
+}
+
+/* Every failing check gets its line; the last one exits with status 4. */
+static void run_checks(const struct opts *o, struct table *t)
+{
+    char msg[3][1024];
+    int n = 0;
+    n += check_min_cos(o, t, msg[n], sizeof msg[n]);
+    n += check_allclose(o, t, msg[n], sizeof msg[n]);
+    n += check_max_err_rel(o, t, msg[n], sizeof msg[n]);
+    if (!n)
+        return;
     table_free(t);
-    qp_diag_die(QP_ECHECK, "%s", msg);
+    for (int i = 0; i < n - 1; i++)
+        qp_diag_info("%s: %s\n", qp_diag_prog(), msg[i]);
+    qp_diag_die(QP_ECHECK, "%s", msg[n - 1]);
 }
 
 static int is_dir(const char *p)
@@ -565,7 +745,7 @@ int main(int argc, char **argv)
     else
         compare_pair(&o, o.ref, o.x, &t);
     print_table(&o, &t);
-    check_min_cos(&o, &t);
+    run_checks(&o, &t);
     table_free(&t);
     return 0;
 }

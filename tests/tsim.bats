@@ -27,6 +27,9 @@ mknpy() {
     run -0 --separate-stderr "$TSIM" --help
     [[ "$output" == "usage: tsim [options] REF X"* ]]
     [[ "$output" == *"--split-last"* ]]
+    [[ "$output" == *"--allclose RTOL,ATOL"* ]]
+    [[ "$output" == *"--max-err-rel X"* ]]
+    [[ "$output" == *".pb (ONNX TensorProto)"* ]]
     [ -z "$stderr" ]
     run -0 "$TSIM" -h
 }
@@ -71,7 +74,7 @@ mknpy() {
 @test "tsim: a raw file without --shape exits 2" {
     printf '\0\0\0\0' >a.bin
     run -2 --separate-stderr "$TSIM" a.bin a.bin
-    assert_clean_failure tsim "'a.bin' is neither .npy nor .tensor: give its shape with --shape"
+    assert_clean_failure tsim "'a.bin' is not .npy, .tensor or .pb: give its shape with --shape"
 }
 
 @test "tsim: a file and a directory exit 2" {
@@ -196,7 +199,7 @@ mknpy() {
     cp a.tensor d1/x.tensor
     cp a.tensor d2/y.tensor
     run -1 --separate-stderr "$TSIM" d1 d2
-    assert_clean_failure tsim "no .tensor/.npy file names in common between 'd1' and 'd2'"
+    assert_clean_failure tsim "no .tensor/.npy/.pb file names in common between 'd1' and 'd2'"
 }
 
 @test "tsim: a bad file in directory mode exits 1 with no table" {
@@ -242,4 +245,116 @@ mknpy() {
     [ -w /dev/full ] || skip "no /dev/full"
     run -3 --separate-stderr sh -c '"$0" a.tensor b.tensor >/dev/full' "$TSIM"
     [[ "$stderr" == "tsim: cannot write the output: No space left on device" ]]
+}
+
+# ONNX TensorProto: dims (field 1), data_type (2), then raw_data (9) or a typed field.
+mkpb() {
+    printf "$2" >"$1"
+}
+PB_2X2_RAW='\x08\x02\x08\x02\x10\x01\x4a\x10\x00\x00\x80\x3f\x00\x00\x00\x40\x00\x00\x40\x40\x00\x00\x80\x40'
+PB_2X2_FLOATS='\x08\x02\x08\x02\x10\x01\x22\x10\x00\x00\x80\x3f\x00\x00\x00\x40\x00\x00\x40\x40\x00\x00\xa0\x40'
+PB_4_INT64='\x08\x04\x10\x07\x3a\x04\x01\x02\x03\x04'
+
+@test "tsim reads ONNX TensorProto .pb files (raw_data and typed fields)" {
+    mkpb a.pb "$PB_2X2_RAW"
+    mkpb b.pb "$PB_2X2_FLOATS"
+    mkpb i.pb "$PB_4_INT64"
+    run -0 --separate-stderr "$TSIM" a.pb a.tensor
+    [ "$output" = "cos 1.000000 euc 0.000e+00 maxabs 0.000e+00 meanabs 0.000e+00 sqnr infdB  a.pb a.tensor" ]
+    run -0 "$TSIM" a.pb b.pb
+    [ "$output" = "cos 0.993999 euc 1.000e+00 maxabs 1.000e+00 meanabs 2.500e-01 sqnr 14.77dB  a.pb b.pb" ]
+    run -0 "$TSIM" i.pb a.tensor
+    [[ "$output" == "cos 1.000000 euc 0.000e+00 "* ]]
+    # the shape comes from the message: 2x2 against 4 elements of a 4x1 dump is a mismatch
+    cp a.tensor y_out0_4_1.tensor
+    run -1 --separate-stderr "$TSIM" a.pb y_out0_4_1.tensor
+    assert_clean_failure tsim "shape mismatch: 'a.pb' is 2x2, 'y_out0_4_1.tensor' is 4x1"
+}
+
+@test "tsim: bad .pb files exit 1" {
+    printf 'not a tensor' >bad.pb
+    run -1 --separate-stderr "$TSIM" bad.pb a.tensor
+    assert_clean_failure tsim "'bad.pb': not a serialized ONNX TensorProto"
+    # dims 3 but 16 bytes of float data
+    printf '\x08\x03\x10\x01\x4a\x10\x00\x00\x80\x3f\x00\x00\x00\x40\x00\x00\x40\x40\x00\x00\x80\x40' >short.pb
+    run -1 --separate-stderr "$TSIM" a.tensor short.pb
+    assert_clean_failure tsim "'short.pb'"
+    # a STRING tensor
+    printf '\x08\x01\x10\x08\x32\x01x' >str.pb
+    run -1 --separate-stderr "$TSIM" str.pb str.pb
+    assert_clean_failure tsim "'str.pb'"
+    run -1 --separate-stderr "$TSIM" a.tensor nothere.pb
+    assert_clean_failure tsim "nothere.pb"
+}
+
+@test "tsim --allclose: |ref - x| <= atol + rtol |ref| element-wise, ref the first file" {
+    # a=(1,2,3,4) b=(1,2,3,5): only element 3 differs, by 1
+    run -0 --separate-stderr "$TSIM" --allclose 0.25,0 a.tensor b.tensor
+    [ "$output" = "cos 0.993999 euc 1.000e+00 maxabs 1.000e+00 meanabs 2.500e-01 sqnr 14.77dB  a.tensor b.tensor" ]
+    [ -z "$stderr" ]
+    run -0 "$TSIM" --allclose 0,1 a.tensor b.tensor
+    # tolerance 0.2 * |ref|: 0.8 with a as the reference fails, 1.0 with b passes
+    run -4 --separate-stderr "$TSIM" --allclose 0.2,0 a.tensor b.tensor
+    [[ "$output" == "cos 0.993999 "* ]]
+    [ "$stderr" = "tsim: 1 of 4 elements (in 1 of 1 rows) fail --allclose 0.2,0 (worst: 'a.tensor' element [3] ref 4 x 5, |diff| 1.000e+00 > 8.000e-01)" ]
+    run -0 "$TSIM" --allclose 0.2,0 b.tensor a.tensor
+    # the worst element is the largest excess over its tolerance, indexed in the shape
+    printf '%s\n' 10 20 30 40 >p_out0_2_2.tensor
+    printf '%s\n' 10.5 20 30 41 >q_out0_2_2.tensor
+    run -4 --separate-stderr "$TSIM" --allclose 0,0.1 p_out0_2_2.tensor q_out0_2_2.tensor
+    [ "$stderr" = "tsim: 2 of 4 elements (in 1 of 1 rows) fail --allclose 0,0.1 (worst: 'p_out0_2_2.tensor' element [1,1] ref 40 x 41, |diff| 1.000e+00 > 1.000e-01)" ]
+    run -0 "$TSIM" --allclose 0,0 a.tensor a.tensor
+}
+
+@test "tsim --max-err-rel: maxabs against the reference's range" {
+    # maxabs 1, range of a 4 - 1 = 3: a ratio of 0.333
+    run -0 --separate-stderr "$TSIM" --max-err-rel 0.34 a.tensor b.tensor
+    [ -z "$stderr" ]
+    run -4 --separate-stderr "$TSIM" --max-err-rel 0.33 a.tensor b.tensor
+    [[ "$output" == "cos 0.993999 "* ]]
+    [ "$stderr" = "tsim: 1 of 1 rows fail --max-err-rel 0.33 (worst: maxabs 1.000e+00, 3.333e-01 of the reference range 3, for 'a.tensor')" ]
+    # a constant reference allows no error at all
+    printf '2\n2\n2\n2\n' >c.tensor
+    printf '2\n2\n2\n3\n' >d.tensor
+    run -0 "$TSIM" --max-err-rel 0 c.tensor c.tensor
+    run -4 --separate-stderr "$TSIM" --max-err-rel 1000 c.tensor d.tensor
+    [ "$stderr" = "tsim: 1 of 1 rows fail --max-err-rel 1000 (worst: maxabs 1.000e+00, inf of the reference range 0, for 'c.tensor')" ]
+}
+
+@test "tsim: every failing check has its line, then exit 4; fields are not checked" {
+    run -4 --separate-stderr "$TSIM" --min-cos 0.999 --allclose 0,0 --max-err-rel 0.1 a.tensor b.tensor
+    [ "${#stderr_lines[@]}" -eq 3 ]
+    [[ "${stderr_lines[0]}" == "tsim: 1 of 1 rows below --min-cos 0.999 "* ]]
+    [[ "${stderr_lines[1]}" == "tsim: 1 of 4 elements (in 1 of 1 rows) fail --allclose 0,0 "* ]]
+    [[ "${stderr_lines[2]}" == "tsim: 1 of 1 rows fail --max-err-rel 0.1 "* ]]
+    # directory mode: counts over all pairs, the worst names its file
+    mkdir r x
+    cp a.tensor r/one_out0_2_2.tensor
+    cp a.tensor x/one_out0_2_2.tensor
+    cp a.tensor r/two_out0_2_2.tensor
+    cp b.tensor x/two_out0_2_2.tensor
+    run -4 --separate-stderr "$TSIM" --allclose 0,0.5 --fields lo:1,hi:1 r x
+    [ "${#lines[@]}" -eq 6 ]
+    [ "$stderr" = "tsim: 1 of 8 elements (in 1 of 2 rows) fail --allclose 0,0.5 (worst: 'two_out0_2_2.tensor' element [1,1] ref 4 x 5, |diff| 1.000e+00 > 5.000e-01)" ]
+}
+
+@test "tsim: bad --allclose and --max-err-rel values exit 2" {
+    for v in 1e-3 1e-3, ,1e-7 -1,0 0,-1 nan,0 0,inf 1e-3,1e-7,1 x,y; do
+        run -2 --separate-stderr "$TSIM" --allclose "$v" a.tensor b.tensor
+        assert_clean_failure tsim "bad --allclose '$v': expected RTOL,ATOL, two finite numbers >= 0"
+    done
+    for v in -1 nan inf x ''; do
+        run -2 --separate-stderr "$TSIM" --max-err-rel "$v" a.tensor b.tensor
+        assert_clean_failure tsim "bad --max-err-rel '$v': expected a finite number >= 0"
+    done
+    run -2 --separate-stderr "$TSIM" a.tensor b.tensor --allclose
+    assert_clean_failure tsim "option '--allclose' needs a value"
+}
+
+@test "tsim: two empty tensors of one shape are equal" {
+    mknpy e.npy "0, 3" ''
+    run -0 --separate-stderr "$TSIM" --allclose 0,0 --max-err-rel 0 e.npy e.npy
+    [ "$output" = "cos 1.000000 euc 0.000e+00 maxabs 0.000e+00 meanabs 0.000e+00 sqnr infdB  e.npy e.npy" ]
+    run -1 --separate-stderr "$TSIM" e.npy a.tensor
+    assert_clean_failure tsim "size mismatch: 'e.npy' has 0 elements"
 }

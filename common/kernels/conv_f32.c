@@ -269,7 +269,8 @@ static dw_geom dw_plan(const qp_conv2d_f32_params *p)
 {
     dw_geom d;
     size_t owv = ceil_div((size_t)p->ow, 8) * 8;
-    d.pw = owv + (size_t)((p->kw - 1) * p->dil_w / p->stride_w);
+    /* + 8: the 3x3 row kernel runs two vectors past the last full one */
+    d.pw = owv + 8 + (size_t)((p->kw - 1) * p->dil_w / p->stride_w);
     d.row = d.pw * (size_t)p->stride_w;
     size_t fit = DW_BLOCK_BYTES / (d.row * sizeof(float));
     int min_in = dw_rows_in(p, 1);
@@ -312,15 +313,18 @@ static inline void copy_floats(float *d, const float *s, size_t n)
         d[i] = s[i];
 }
 
+/* The padding sits at the same places for every plane of a task, so with data_only (every
+ * plane after the task's first) only the input values are written. */
 static void dw_fill_block(const qp_conv2d_f32_params *p, const dw_geom *d, const float *xc,
-                          int ih0, int nrows, float *buf)
+                          int ih0, int nrows, float *buf, int data_only)
 {
     int sw = p->stride_w;
     for (int r = 0; r < nrows; r++) {
         float *dst = buf + (size_t)r * d->row;
         int ih = ih0 + r;
         if (ih < 0 || ih >= p->h) {
-            zero_floats(dst, d->row);
+            if (!data_only)
+                zero_floats(dst, d->row);
             continue;
         }
         const float *src = xc + (size_t)ih * p->w;
@@ -332,10 +336,12 @@ static void dw_fill_block(const qp_conv2d_f32_params *p, const dw_geom *d, const
             size_t na = (size_t)(p->w + 1) / 2, nb = (size_t)p->w / 2;
             float *a = ph[q0], *b = ph[q0 ^ 1];
             /* zero only what the input does not cover */
-            zero_floats(a, ea);
-            zero_floats(a + ea + na, d->pw - ea - na);
-            zero_floats(b, eb);
-            zero_floats(b + eb + nb, d->pw - eb - nb);
+            if (!data_only) {
+                zero_floats(a, ea);
+                zero_floats(a + ea + na, d->pw - ea - na);
+                zero_floats(b, eb);
+                zero_floats(b + eb + nb, d->pw - eb - nb);
+            }
             a += ea;
             b += eb;
             size_t i = 0;
@@ -354,6 +360,20 @@ static void dw_fill_block(const qp_conv2d_f32_params *p, const dw_geom *d, const
                 a[nb] = src[2 * nb];
             continue;
         }
+        if (sw == 1) {
+            /* the common case: one row, pad_left zeros, the input row, zeros to pw */
+            size_t e0 = (size_t)p->pad_left < d->pw ? (size_t)p->pad_left : d->pw;
+            size_t e1 = e0 + (size_t)p->w < d->pw ? e0 + (size_t)p->w : d->pw;
+            if (!data_only) {
+                zero_floats(dst, e0);
+                zero_floats(dst + e1, d->pw - e1);
+            }
+            if (e1 - e0 >= 32)
+                memcpy(dst + e0, src, (e1 - e0) * sizeof(float));
+            else
+                copy_floats(dst + e0, src, e1 - e0);
+            continue;
+        }
         for (int q = 0; q < sw; q++, dst += d->pw) {
             /* element e holds column e*sw + q - pad_left */
             long first = (long)p->pad_left - q; /* e*sw >= first */
@@ -366,7 +386,8 @@ static void dw_fill_block(const qp_conv2d_f32_params *p, const dw_geom *d, const
                 e1 = d->pw;
             if (e1 < e0)
                 e1 = e0;
-            zero_floats(dst, e0);
+            if (!data_only)
+                zero_floats(dst, e0);
             if (e1 == e0) {
                 /* the whole phase row is padding */
             } else if (sw == 1) {
@@ -376,7 +397,8 @@ static void dw_fill_block(const qp_conv2d_f32_params *p, const dw_geom *d, const
                 for (size_t e = e0; e < e1; e++, s += sw)
                     dst[e] = *s;
             }
-            zero_floats(dst + e1, d->pw - e1);
+            if (!data_only)
+                zero_floats(dst + e1, d->pw - e1);
         }
     }
 }
@@ -433,7 +455,8 @@ static void dw_task(void *vctx, int task, int worker)
         int n = (int)(pl / (size_t)p->m), mo = (int)(pl % (size_t)p->m);
         int ci = mo / mult;
         const float *xc = x->x + ((size_t)n * p->c + ci) * p->h * p->w;
-        dw_fill_block(p, d, xc, oh0 * p->stride_h - p->pad_top, dw_rows_in(p, rows), buf);
+        dw_fill_block(p, d, xc, oh0 * p->stride_h - p->pad_top, dw_rows_in(p, rows), buf,
+                      pl != pl0);
         qp_dwconv2d_f32_rows_args a;
         a.in = buf;
         a.in_row = d->row;
@@ -522,65 +545,71 @@ typedef struct im2col_ctx {
     const float *x; /* first input channel of the group */
 } im2col_ctx;
 
-#define IM2COL_ROW 1024 /* columns gathered into a contiguous row before going to panels */
+/* Writes consecutive B columns of one row k into the nr-wide panels (a panel row every jump
+ * floats).  Whole aligned 16-column pieces take the unrolled paths; the rest goes one float
+ * at a time. */
+typedef struct panel_cursor {
+    float *d;     /* the current panel row */
+    size_t r;     /* column inside it */
+    size_t nr, jump;
+} panel_cursor;
 
-/* Gathers B row k (tap c, i, j) for columns [n0, n0 + nc), nc <= IM2COL_ROW, into row: long
- * runs of zeros, copies and strided copies, one run per output row. */
-static void im2col_row(const qp_conv2d_f32_params *p, const float *xc, int i, int j, size_t n0,
-                       size_t nc, float *restrict row)
+static inline void cursor_step(panel_cursor *cu, size_t t)
 {
-    int sw = p->stride_w;
-    int off = j * p->dil_w - p->pad_left;
-    /* output columns whose tap lies inside the image: ow in [lo, hi) */
-    int lo = off >= 0 ? 0 : (-off + sw - 1) / sw;
-    int hi = p->w - 1 - off < 0 ? 0 : (p->w - 1 - off) / sw + 1;
-    if (hi > p->ow)
-        hi = p->ow;
-    if (lo > hi)
-        lo = hi;
-    int oh = (int)(n0 / (size_t)p->ow), ow0 = (int)(n0 % (size_t)p->ow);
-    size_t done = 0;
-    while (done < nc) {
-        int len = (int)(nc - done < (size_t)(p->ow - ow0) ? nc - done : (size_t)(p->ow - ow0));
-        float *d = row + done;
-        int ih = oh * p->stride_h - p->pad_top + i * p->dil_h;
-        if (ih < 0 || ih >= p->h) {
-            for (int t = 0; t < len; t++)
-                d[t] = 0.0f;
+    cu->r += t;
+    if (cu->r == cu->nr) {
+        cu->r = 0;
+        cu->d += cu->jump;
+    }
+}
+
+static void emit_zero(panel_cursor *cu, size_t len)
+{
+    while (len) {
+        size_t t = cu->nr - cu->r < len ? cu->nr - cu->r : len;
+        float *d = cu->d + cu->r;
+        if (t == 16) {
+            static const float z[16];
+            memcpy(d, z, sizeof z); /* constant size: inlined */
         } else {
-            const float *src = xc + (size_t)ih * p->w + off; /* src[ow * sw] is column ow */
-            int a = ow0, b = ow0 + len;
-            int za = a < lo ? (lo < b ? lo : b) : a;    /* [a, za): left padding */
-            int zb = b > hi ? (hi > za ? hi : za) : b;  /* [za, zb): inside */
-            int t = 0;
-            for (; t < za - a; t++)
-                d[t] = 0.0f;
-            if (sw == 1) {
-                const float *s1 = src + za - t;
-                for (; t < zb - a; t++)
-                    d[t] = s1[t];
-            } else if (sw == 2) {
-                const float *s2 = src + 2 * (size_t)a;
-#ifdef __SSE2__
-                /* stop 8 floats short of the run's last read so the pair of loads stays in
-                 * the image row */
-                for (; t + 4 < zb - a; t += 4) {
-                    __m128 lo = _mm_loadu_ps(s2 + 2 * t), hi = _mm_loadu_ps(s2 + 2 * t + 4);
-                    _mm_storeu_ps(d + t, _mm_shuffle_ps(lo, hi, 0x88));
-                }
-#endif
-                for (; t < zb - a; t++)
-                    d[t] = s2[2 * t];
-            } else {
-                for (; t < zb - a; t++)
-                    d[t] = src[(size_t)(a + t) * (size_t)sw];
-            }
-            for (; t < len; t++)
-                d[t] = 0.0f;
+            for (size_t u = 0; u < t; u++)
+                d[u] = 0.0f;
         }
-        done += (size_t)len;
-        oh++;
-        ow0 = 0;
+        cursor_step(cu, t);
+        len -= t;
+    }
+}
+
+/* len floats from src[0], src[sw], ...; reads nothing past src[(len-1)*sw]. */
+static void emit_copy(panel_cursor *cu, const float *src, int sw, size_t len)
+{
+    while (len) {
+        size_t t = cu->nr - cu->r < len ? cu->nr - cu->r : len;
+        float *d = cu->d + cu->r;
+        size_t u = 0;
+        if (sw == 1) {
+            if (t == 16)
+                memcpy(d, src, 16 * sizeof(float)); /* constant size: inlined */
+            else
+                for (; u < t; u++)
+                    d[u] = src[u];
+        } else if (sw == 2) {
+#ifdef __SSE2__
+            /* a group of 4 reads src[2u .. 2u+7]: stop where that would pass the last read */
+            for (; u + 4 <= t && 2 * u + 7 <= 2 * (len - 1); u += 4) {
+                __m128 l0 = _mm_loadu_ps(src + 2 * u), l1 = _mm_loadu_ps(src + 2 * u + 4);
+                _mm_storeu_ps(d + u, _mm_shuffle_ps(l0, l1, 0x88));
+            }
+#endif
+            for (; u < t; u++)
+                d[u] = src[2 * u];
+        } else {
+            for (; u < t; u++)
+                d[u] = src[u * (size_t)sw];
+        }
+        src += t * (size_t)sw;
+        cursor_step(cu, t);
+        len -= t;
     }
 }
 
@@ -590,23 +619,44 @@ static void im2col_pack(const void *vctx, size_t k0, size_t kc, size_t n0, size_
     const im2col_ctx *x = vctx;
     const qp_conv2d_f32_params *p = x->p;
     size_t khw = (size_t)p->kh * p->kw;
-    float row[IM2COL_ROW];
-    size_t step = IM2COL_ROW / nr * nr;
-    for (size_t s0 = 0; s0 < nc; s0 += step) {
-        size_t len = nc - s0 < step ? nc - s0 : step;
-        for (size_t kk = 0; kk < kc; kk++) {
-            size_t k = k0 + kk;
-            int c = (int)(k / khw), i = (int)(k % khw) / p->kw, j = (int)(k % khw) % p->kw;
-            im2col_row(p, x->x + (size_t)c * p->h * p->w, i, j, n0 + s0, len, row);
-            float *d = dst + (s0 / nr) * kc * nr + kk * nr;
-            size_t q = 0;
-            if (nr == 16)
-                for (; q + 16 <= len; q += 16, d += kc * 16)
-                    memcpy(d, row + q, 16 * sizeof(float)); /* constant size: inlined */
-            for (; q < len; q += nr, d += kc * nr)
-                for (size_t t = 0; t < nr; t++)
-                    d[t] = q + t < len ? row[q + t] : 0.0f;
+    int sw = p->stride_w;
+    for (size_t kk = 0; kk < kc; kk++) {
+        size_t k = k0 + kk;
+        int c = (int)(k / khw), i = (int)(k % khw) / p->kw, j = (int)(k % khw) % p->kw;
+        const float *xc = x->x + (size_t)c * p->h * p->w;
+        panel_cursor cu = {dst + kk * nr, 0, nr, kc * nr};
+        int off = j * p->dil_w - p->pad_left;
+        /* output columns whose tap lies inside the image: ow in [lo, hi) */
+        int lo = off >= 0 ? 0 : (-off + sw - 1) / sw;
+        int hi = p->w - 1 - off < 0 ? 0 : (p->w - 1 - off) / sw + 1;
+        if (hi > p->ow)
+            hi = p->ow;
+        if (lo > hi)
+            lo = hi;
+        int oh = (int)(n0 / (size_t)p->ow), ow0 = (int)(n0 % (size_t)p->ow);
+        size_t left = nc;
+        while (left) {
+            int len = (int)(left < (size_t)(p->ow - ow0) ? left : (size_t)(p->ow - ow0));
+            int ih = oh * p->stride_h - p->pad_top + i * p->dil_h;
+            if (ih < 0 || ih >= p->h) {
+                emit_zero(&cu, (size_t)len);
+            } else {
+                int a = ow0, b = ow0 + len;
+                int za = a < lo ? (lo < b ? lo : b) : a;   /* [a, za): left padding */
+                int zb = b > hi ? (hi > za ? hi : za) : b; /* [za, zb): inside */
+                emit_zero(&cu, (size_t)(za - a));
+                if (zb > za) /* output column ow reads input column ow*sw + off >= 0 */
+                    emit_copy(&cu, xc + (size_t)ih * p->w + (za * sw + off), sw,
+                              (size_t)(zb - za));
+                emit_zero(&cu, (size_t)(b - zb));
+            }
+            left -= (size_t)len;
+            oh++;
+            ow0 = 0;
         }
+        if (cu.r) /* the last panel's columns past nc */
+            for (size_t u = cu.r; u < nr; u++)
+                cu.d[u] = 0.0f;
     }
 }
 
@@ -726,18 +776,28 @@ static void col2im_task(void *vctx, int task, int worker)
             for (int j = 0; j < p->kw; j++) {
                 const float *col = x->cols + (((size_t)ml * p->kh + i) * p->kw + j) * x->ldc;
                 int off = j * p->dil_w - p->pad_left;
+                /* input columns whose output lands inside: iw in [lo, hi) */
+                int sw = p->stride_w;
+                int lo = off >= 0 ? 0 : (-off + sw - 1) / sw;
+                int hi = p->ow - 1 - off < 0 ? 0 : (p->ow - 1 - off) / sw + 1;
+                if (hi > p->w)
+                    hi = p->w;
                 size_t pix = x->pix0;
                 while (pix < x->pix1) {
                     int ih = (int)(pix / (size_t)p->w), iw0 = (int)(pix % (size_t)p->w);
                     int iw1 = imin(p->w, iw0 + (int)(x->pix1 - pix));
                     int oh = ih * p->stride_h - p->pad_top + i * p->dil_h;
-                    if (oh >= 0 && oh < p->oh) {
-                        float *yr = ym + (size_t)oh * p->ow;
-                        const float *cr = col + (pix - x->pix0);
-                        for (int iw = iw0; iw < iw1; iw++) {
-                            int ow = iw * p->stride_w + off;
-                            if (ow >= 0 && ow < p->ow)
-                                yr[ow] += cr[iw - iw0];
+                    int a = iw0 > lo ? iw0 : lo, b = iw1 < hi ? iw1 : hi;
+                    if (oh >= 0 && oh < p->oh && a < b) {
+                        float *yr = ym + (size_t)oh * p->ow; /* column iw lands on iw*sw + off */
+                        const float *cr = col + (pix - x->pix0) + (size_t)(a - iw0);
+                        if (sw == 1) {
+                            float *yo = yr + (a + off);
+                            for (int t = 0; t < b - a; t++)
+                                yo[t] += cr[t];
+                        } else {
+                            for (int t = 0; t < b - a; t++)
+                                yr[(a + t) * sw + off] += cr[t];
                         }
                     }
                     pix += (size_t)(iw1 - iw0);

@@ -185,10 +185,12 @@ DEF_VM(pow, QP_BIN_POW)
 DEF_VM(max, QP_BIN_MAX)
 DEF_VM(min, QP_BIN_MIN)
 
-#define ROW_NUM(op)                                                                       \
-    {[TF32] = op##_f32, [TF64] = op##_f64, [TF16] = op##_f16, [TI8] = op##_i8, [TU8] = op##_u8, [TI16] = op##_i16, \
-     [TU16] = op##_u16, [TI32] = op##_i32, [TU32] = op##_u32, [TI64] = op##_i64, [TU64] = op##_u64}
+#define ROW_NUM(op)                                                                                \
+    {[TF32] = op##_f32, [TF64] = op##_f64, [TF16] = op##_f16, [TI8] = op##_i8,   [TU8] = op##_u8,   \
+     [TI16] = op##_i16, [TU16] = op##_u16, [TI32] = op##_i32, [TU32] = op##_u32, [TI64] = op##_i64, \
+     [TU64] = op##_u64}
 
+_Static_assert(QP_ELT_BINOP_COUNT == 16, "give a new binop its row in ref_table");
 static const qp_elt_binary_fn ref_table[QP_ELT_BINOP_COUNT][NTYPES] = {
     [QP_ELT_ADD] = ROW_NUM(add),
     [QP_ELT_SUB] = ROW_NUM(sub),
@@ -198,8 +200,8 @@ static const qp_elt_binary_fn ref_table[QP_ELT_BINOP_COUNT][NTYPES] = {
     [QP_ELT_MAX] = ROW_NUM(max),
     [QP_ELT_MIN] = ROW_NUM(min),
     [QP_ELT_PRELU] = ROW_NUM(prelu),
-    [QP_ELT_EQ] = {[TF32] = eq_f32, [TF64] = eq_f64, [TF16] = eq_f16, [TI8] = eq_i8, [TU8] = eq_u8, [TI16] = eq_i16,
-                   [TU16] = eq_u16, [TI32] = eq_i32, [TU32] = eq_u32, [TI64] = eq_i64,
+    [QP_ELT_EQ] = {[TF32] = eq_f32, [TF64] = eq_f64, [TF16] = eq_f16, [TI8] = eq_i8, [TU8] = eq_u8,
+                   [TI16] = eq_i16, [TU16] = eq_u16, [TI32] = eq_i32, [TU32] = eq_u32, [TI64] = eq_i64,
                    [TU64] = eq_u64, [TBOOL] = eq_bool},
     [QP_ELT_GT] = ROW_NUM(gt),
     [QP_ELT_LT] = ROW_NUM(lt),
@@ -210,7 +212,10 @@ static const qp_elt_binary_fn ref_table[QP_ELT_BINOP_COUNT][NTYPES] = {
     [QP_ELT_XOR] = {[TBOOL] = xor_bool},
 };
 
-/* float32 arithmetic: the references are vmath's, the fast path its dispatcher */
+/* float32 arithmetic: the references are vmath's, the fast path its dispatcher (ADD..MIN map
+ * one to one onto QP_BIN_ADD..QP_BIN_MIN) */
+_Static_assert(QP_ELT_PRELU == 7 && QP_BIN_COUNT == 7 && (int)QP_ELT_MIN == (int)QP_BIN_MIN,
+               "Add..Min must match vmath's binops");
 static const qp_elt_binary_fn f32_vm_ref[QP_ELT_PRELU] = {add_f32_vmref, sub_f32_vmref, mul_f32_vmref,
                                                          div_f32_vmref, pow_f32_vmref, max_f32_vmref,
                                                          min_f32_vmref};

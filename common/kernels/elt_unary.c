@@ -159,6 +159,7 @@ static void exp_vm(const qp_elt_unary_params *p, size_t n, const void *x, void *
     [TI8] = op##_i8, [TU8] = op##_u8, [TI16] = op##_i16, [TU16] = op##_u16, [TI32] = op##_i32, \
     [TU32] = op##_u32, [TI64] = op##_i64, [TU64] = op##_u64
 
+_Static_assert(QP_ELT_UNOP_COUNT == 25, "give a new unop its row in ref_table");
 static const qp_elt_unary_fn ref_table[QP_ELT_UNOP_COUNT][NTYPES] = {
     [QP_ELT_RELU] = {[TF32] = relu_vmref, [TF64] = relu_f64, INT_ROW(relu)},
     [QP_ELT_LEAKYRELU] = {[TF32] = leakyrelu_vmref, [TF64] = leakyrelu_f64},

@@ -1,6 +1,6 @@
-/* float32 GEMM driver: packs A once into MR-row panels, cuts the problem into tasks by size,
- * and in each task packs a block of B (kc x nc) into NR-wide panels that stay in L2 while
- * every MR x NR tile of the task's rows runs through the microkernel.  Also the reference and
+/* float32 GEMM driver: A packed once into MR-row panels; B packed per task into NR-wide
+ * panels (or, for narrow N, all at once into shared scratch); tasks cut by problem size; the
+ * microkernel runs every MR x NR tile, edge tiles through a buffer.  Also the reference and
  * the portable microkernel. */
 #include <assert.h>
 #include <math.h>
@@ -89,19 +89,25 @@ void qp_gemm_f32__ref(size_t M, size_t N, size_t K, const float *A, size_t lda, 
 
 /* ---- portable microkernel ------------------------------------------------------------------ */
 
-/* Plain loops over a 4 x 16 accumulator block that compilers vectorize for whatever SIMD the
- * baseline target has. */
-void qp_gemm_f32_4x16__scalar(size_t kc, const float *a, const float *b, float *c, size_t ldc,
-                              const float *bias, unsigned flags, float lo, float hi)
+/* Plain loops over a 4 x 8 accumulator block (32 floats: with SSE2 that is 8 registers, so
+ * the block, a B row and a broadcast fit the 16 the baseline x86-64 target has; wider blocks
+ * spill).  Compilers vectorize the j loops for whatever SIMD the baseline has. */
+void qp_gemm_f32_4x8__scalar(size_t kc, const float *a, const float *b, float *c, size_t ldc,
+                             const float *bias, unsigned flags, float lo, float hi)
 {
-    float acc[4][16];
-    memset(acc, 0, sizeof acc);
-    for (size_t k = 0; k < kc; k++, a += 4, b += 16)
-        for (int i = 0; i < 4; i++)
-            for (int j = 0; j < 16; j++)
-                acc[i][j] += a[i] * b[j];
+    float acc0[8] = {0}, acc1[8] = {0}, acc2[8] = {0}, acc3[8] = {0};
+    for (size_t k = 0; k < kc; k++, a += 4, b += 8) {
+#pragma GCC unroll 8
+        for (int j = 0; j < 8; j++) {
+            acc0[j] += a[0] * b[j];
+            acc1[j] += a[1] * b[j];
+            acc2[j] += a[2] * b[j];
+            acc3[j] += a[3] * b[j];
+        }
+    }
+    float *acc[4] = {acc0, acc1, acc2, acc3};
     for (int i = 0; i < 4; i++)
-        for (int j = 0; j < 16; j++) {
+        for (int j = 0; j < 8; j++) {
             float v = acc[i][j];
             if (flags & QP_GEMM_LOAD_C)
                 v = c[i * ldc + j] + v;
@@ -271,9 +277,13 @@ static void pack_b_rows(const float *B, size_t ldb, size_t k0, size_t kc, size_t
     for (size_t k = 0; k < kc; k++) {
         const float *src = B + (k0 + k) * ldb + n0;
         float *d = dst + k * nr;
+        /* rows are ldb apart, too far for the hardware prefetcher to follow: fetch 4 ahead */
+        size_t ahead = k + 4 < kc ? 4 * ldb : 0;
         if (nr == 16)
-            for (size_t q = 0; q < full; q++, src += 16, d += kc * 16)
+            for (size_t q = 0; q < full; q++, src += 16, d += kc * 16) {
+                __builtin_prefetch(src + ahead, 0, 3);
                 memcpy(d, src, 16 * sizeof(float));
+            }
         else
             for (size_t q = 0; q < full; q++, src += nr, d += kc * nr)
                 copy_floats(d, src, nr);

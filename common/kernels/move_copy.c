@@ -109,11 +109,36 @@ qp_move_transpose2d_fn qp_move_transpose2d_get(size_t es, qp_isa isa)
 
 enum { M_MEMCPY, M_FILL, M_T2D, M_LOOP };
 #define ROW_BLOCK 64
+#define SHORT_RUN 256   /* bytes: shorter innermost runs are copied two dims at a time */
 
 static void copy_loop(size_t es, size_t n, const char *x, int64_t xs, char *y, int64_t ys)
 {
     for (size_t i = 0; i < n; i++)
         memcpy(y + (int64_t)i * ys * (int64_t)es, x + (int64_t)i * xs * (int64_t)es, es);
+}
+
+/* rows x cols elements with element strides; typed so short rows cost no calls */
+#define BLOCK_LOOP(T)                                                            \
+    do {                                                                         \
+        const T *X = (const T *)x;                                               \
+        T *Y = (T *)y;                                                           \
+        for (size_t r = 0; r < rows; r++)                                        \
+            for (size_t c = 0; c < cols; c++)                                    \
+                Y[(int64_t)r * yr + (int64_t)c * yc] = X[(int64_t)r * xr + (int64_t)c * xc]; \
+    } while (0)
+
+static void copy_block(size_t es, size_t rows, size_t cols, const char *x, int64_t xr, int64_t xc, char *y,
+                       int64_t yr, int64_t yc)
+{
+    switch (es) {
+    case 1: BLOCK_LOOP(uint8_t); break;
+    case 2: BLOCK_LOOP(uint16_t); break;
+    case 4: BLOCK_LOOP(uint32_t); break;
+    case 8: BLOCK_LOOP(uint64_t); break;
+    default:
+        for (size_t r = 0; r < rows; r++)
+            copy_loop(es, cols, x + (int64_t)r * xr * (int64_t)es, xc, y + (int64_t)r * yr * (int64_t)es, yc);
+    }
 }
 
 static void strided(size_t es, int rank, const int64_t *dims, const void *x, const int64_t *xs,
@@ -127,7 +152,7 @@ static void strided(size_t es, int rank, const int64_t *dims, const void *x, con
             memcpy(y, x, es);
         return;
     }
-    int in = p.r - 1, tp = -1, mode;
+    int in = p.r - 1, rd = -1, mode;
     qp_move_transpose2d_fn t2d = NULL;
     if (p.xs[in] == 1 && p.ys[in] == 1)
         mode = M_MEMCPY;
@@ -136,28 +161,33 @@ static void strided(size_t es, int rank, const int64_t *dims, const void *x, con
     else {
         mode = M_LOOP;
         if (p.ys[in] == 1 && (t2d = qp_move_transpose2d_get(es, isa)) != NULL)
-            for (int d = in - 1; d >= 0 && tp < 0; d--)
+            for (int d = in - 1; d >= 0 && rd < 0; d--)
                 if (p.xs[d] == 1 && p.xs[in] > 0 && p.ys[d] > 0)
-                    tp = d;
-        if (tp >= 0)
+                    rd = d;
+        if (rd >= 0)
             mode = M_T2D;
     }
-    /* the outer dims: all but the inner one (and the transposed one) */
+    size_t run = (size_t)p.d[in];
+    /* short runs: the dim outside the innermost becomes the rows of a typed 2-D loop */
+    int block = mode != M_T2D && in >= 1 && run * es < SHORT_RUN && (es == 1 || es == 2 || es == 4 || es == 8);
+    if (block)
+        rd = in - 1;
+    /* the outer dims: all but the inner one and the row dim */
     int od[QP_MOVE_MAX_RANK], no = 0;
     size_t outer = 1;
     for (int d = 0; d < in; d++)
-        if (d != tp) {
+        if (d != rd) {
             od[no++] = d;
             outer *= (size_t)p.d[d];
         }
-    /* work items: outer iterations times segments of the run (rows of the transposition) */
-    size_t run = (size_t)p.d[in], seg_len, nseg;
+    /* work items: outer iterations times segments (of the rows, or of a long run) */
+    size_t span = rd >= 0 ? (size_t)p.d[rd] : run, seg_len, nseg;
     if (mode == M_T2D) {
         seg_len = ROW_BLOCK;
-        nseg = ((size_t)p.d[tp] + ROW_BLOCK - 1) / ROW_BLOCK;
+        nseg = (span + ROW_BLOCK - 1) / ROW_BLOCK;
     } else {
         nseg = outer >= (size_t)n_parts ? 1 : (size_t)n_parts;
-        seg_len = (run + nseg - 1) / nseg;
+        seg_len = (span + nseg - 1) / nseg;
     }
     size_t items = outer * nseg;
     size_t i0 = items * (size_t)part / (size_t)n_parts, i1 = items * (size_t)(part + 1) / (size_t)n_parts;
@@ -170,29 +200,35 @@ static void strided(size_t es, int rank, const int64_t *dims, const void *x, con
         o /= (size_t)p.d[od[k]];
     }
     size_t seg = i0 % nseg;
+    const char *xb = (const char *)x;
+    char *yb = (char *)y;
     for (size_t it = i0; it < i1; it++) {
         int64_t xo = 0, yo = 0;
         for (int k = 0; k < no; k++) {
             xo += idx[k] * p.xs[od[k]];
             yo += idx[k] * p.ys[od[k]];
         }
-        const char *xb = (const char *)x;
-        char *yb = (char *)y;
-        if (mode == M_T2D) {
-            size_t rows = (size_t)p.d[tp], r0 = seg * seg_len, nr = rows - r0 < seg_len ? rows - r0 : seg_len;
-            xo += (int64_t)r0 * p.xs[tp];
-            yo += (int64_t)r0 * p.ys[tp];
-            t2d(nr, run, xb + xo * (int64_t)es, (size_t)p.xs[in], yb + yo * (int64_t)es, (size_t)p.ys[tp]);
-        } else if (seg * seg_len < run) {
-            size_t c0 = seg * seg_len, nc = run - c0 < seg_len ? run - c0 : seg_len;
-            xo += (int64_t)c0 * p.xs[in];
-            yo += (int64_t)c0 * p.ys[in];
-            if (mode == M_MEMCPY)
-                memcpy(yb + yo * (int64_t)es, xb + xo * (int64_t)es, nc * es);
+        size_t a = seg * seg_len, nn = a < span ? (span - a < seg_len ? span - a : seg_len) : 0;
+        if (nn) {
+            if (rd >= 0) {
+                xo += (int64_t)a * p.xs[rd];
+                yo += (int64_t)a * p.ys[rd];
+            } else {
+                xo += (int64_t)a * p.xs[in];
+                yo += (int64_t)a * p.ys[in];
+            }
+            const char *xp = xb + xo * (int64_t)es;
+            char *yp = yb + yo * (int64_t)es;
+            if (mode == M_T2D)
+                t2d(nn, run, xp, (size_t)p.xs[in], yp, (size_t)p.ys[rd]);
+            else if (block)
+                copy_block(es, nn, run, xp, p.xs[rd], p.xs[in], yp, p.ys[rd], p.ys[in]);
+            else if (mode == M_MEMCPY)
+                memcpy(yp, xp, nn * es);
             else if (mode == M_FILL)
-                qp_move_fill(es, nc, xb + xo * (int64_t)es, yb + yo * (int64_t)es);
+                qp_move_fill(es, nn, xp, yp);
             else
-                copy_loop(es, nc, xb + xo * (int64_t)es, p.xs[in], yb + yo * (int64_t)es, p.ys[in]);
+                copy_loop(es, nn, xp, p.xs[in], yp, p.ys[in]);
         }
         if (++seg == nseg) {
             seg = 0;

@@ -13,11 +13,11 @@ static int taps_of(qp_resize_mode m) { return m == QP_RESIZE_NEAREST ? 1 : m == 
 
 static size_t align64(size_t n) { return (n + 63) & ~(size_t)63; }
 
-/* per axis: K int64 indices + K float weights per output, one flag byte per output */
+/* per axis: K int32 indices + K float weights per output, one flag byte per output */
 static size_t table_bytes(const qp_resize_params *p, int d)
 {
     size_t n = (size_t)p->out[d], k = (size_t)taps_of(p->mode);
-    return align64(n * k * 8) + align64(n * k * 4) + align64(n);
+    return align64(n * k * 4) + align64(n * k * 4) + align64(n);
 }
 
 /* largest intermediate of the linear/cubic passes (innermost axis first), in elements */
@@ -78,14 +78,14 @@ static void cubic_coeffs(double r, double A, double c[4])
 }
 
 struct table {
-    int64_t *idx;
+    int32_t *idx;   /* planar: tap k of output j at [k * out + j] */
     float *w;
     unsigned char *outside;
     int identity;   /* every output reads its own position with weight 1 */
     int64_t repeat; /* nearest: idx[j] = j / repeat for all j (0: no such factor) */
 };
 
-static int64_t clamp_index(int64_t i, int64_t n) { return i < 0 ? 0 : i >= n ? n - 1 : i; }
+static int32_t clamp_index(int64_t i, int64_t n) { return (int32_t)(i < 0 ? 0 : i >= n ? n - 1 : i); }
 
 static void build_table(const qp_resize_params *p, int d, struct table *t)
 {
@@ -96,8 +96,13 @@ static void build_table(const qp_resize_params *p, int d, struct table *t)
     for (int64_t j = 0; j < out; j++) {
         int outside;
         double xo = original_coord(p, d, j, &outside);
-        int64_t *ix = t->idx + j * K;
-        float *w = t->w + j * K;
+        /* keep the float-to-integer conversions below defined, whatever the roi says */
+        if (!(xo > -1e12))
+            xo = -1e12;
+        else if (xo > 1e12)
+            xo = 1e12;
+        int32_t ix[4];
+        float w[4];
         t->outside[j] = (unsigned char)outside;
         if (p->mode == QP_RESIZE_NEAREST) {
             double f = floor(xo), r = xo - f;
@@ -150,6 +155,10 @@ static void build_table(const qp_resize_params *p, int d, struct table *t)
         }
         if (t->repeat && (outside || ix[0] != j / t->repeat))
             t->repeat = 0;
+        for (int k = 0; k < K; k++) {
+            t->idx[k * out + j] = ix[k];
+            t->w[k * out + j] = w[k];
+        }
     }
 }
 
@@ -201,7 +210,7 @@ static void nn_rec(const struct nn_ctx *c, int d, const char *x, char *y)
             c->repeat((size_t)c->p->in[d], (size_t)t->repeat, x, y);
         else
             for (int64_t j = 0; j < out; j++)
-                memcpy(y + j * (int64_t)es, t->outside[j] ? c->extrap : x + t->idx[j] * (int64_t)es, es);
+                memcpy(y + j * (int64_t)es, t->outside[j] ? c->extrap : x + (int64_t)t->idx[j] * (int64_t)es, es);
         return;
     }
     size_t block = (size_t)c->yst[d] * es;
@@ -212,44 +221,88 @@ static void nn_rec(const struct nn_ctx *c, int d, const char *x, char *y)
         else if (j > 0 && !t->outside[j - 1] && t->idx[j] == t->idx[j - 1])
             memcpy(yj, yj - block, block);
         else
-            nn_rec(c, d + 1, x + t->idx[j] * c->xst[d] * (int64_t)es, yj);
+            nn_rec(c, d + 1, x + (int64_t)t->idx[j] * c->xst[d] * (int64_t)es, yj);
     }
 }
 
 /* ---- linear / cubic: one axis ---------------------------------------------------------------- */
 
-static void interp_axis(const struct table *t, int K, size_t outer, size_t n_in, size_t n_out, size_t inner,
-                        float extrap, const float *x, float *y)
+void qp_move_lerp_rows_f32__ref(size_t n, int K, const float *const *rows, const float *w, float *y)
 {
+    for (size_t i = 0; i < n; i++) {
+        float acc = w[0] * rows[0][i];
+        for (int k = 1; k < K; k++)
+            acc += w[k] * rows[k][i];
+        y[i] = acc;
+    }
+}
+
+void qp_move_lerp_gather_f32__ref(size_t outer, size_t n_in, size_t n_out, int K, const int32_t *idx,
+                                  const float *w, const float *x, float *y)
+{
+    for (size_t o = 0; o < outer; o++) {
+        const float *xo = x + o * n_in;
+        float *yo = y + o * n_out;
+        for (size_t j = 0; j < n_out; j++) {
+            float acc = w[j] * xo[idx[j]];
+            for (int k = 1; k < K; k++)
+                acc += w[k * n_out + j] * xo[idx[k * n_out + j]];
+            yo[j] = acc;
+        }
+    }
+}
+
+struct lerp_variant { qp_move_lerp_rows_fn rows; qp_move_lerp_gather_fn gather; qp_isa isa; };
+#define LERP_ENTRY(r, g, isa) {qp_move_##r, qp_move_##g, isa},
+static const struct lerp_variant lerp_variants[] = {QP_MOVE_LERP_VARIANTS(LERP_ENTRY)};
+
+qp_move_lerp_rows_fn qp_move_lerp_rows_get(qp_isa isa)
+{
+    qp_move_lerp_rows_fn best = qp_move_lerp_rows_f32__ref;
+    for (size_t i = 0; i < sizeof lerp_variants / sizeof lerp_variants[0]; i++)
+        if (lerp_variants[i].isa <= isa)
+            best = lerp_variants[i].rows;
+    return best;
+}
+
+qp_move_lerp_gather_fn qp_move_lerp_gather_get(qp_isa isa)
+{
+    qp_move_lerp_gather_fn best = qp_move_lerp_gather_f32__ref;
+    for (size_t i = 0; i < sizeof lerp_variants / sizeof lerp_variants[0]; i++)
+        if (lerp_variants[i].isa <= isa)
+            best = lerp_variants[i].gather;
+    return best;
+}
+
+static void interp_axis(const struct table *t, int K, size_t outer, size_t n_in, size_t n_out, size_t inner,
+                        float extrap, const float *x, float *y, qp_isa isa)
+{
+    if (inner == 1) {
+        qp_move_lerp_gather_get(isa)(outer, n_in, n_out, K, t->idx, t->w, x, y);
+        for (size_t j = 0; j < n_out; j++)
+            if (t->outside[j])
+                for (size_t o = 0; o < outer; o++)
+                    y[o * n_out + j] = extrap;
+        return;
+    }
+    qp_move_lerp_rows_fn rows_fn = qp_move_lerp_rows_get(isa);
     for (size_t o = 0; o < outer; o++) {
         const float *xo = x + o * n_in * inner;
         float *yo = y + o * n_out * inner;
         for (size_t j = 0; j < n_out; j++) {
             float *yr = yo + j * inner;
-            const int64_t *ix = t->idx + j * K;
-            const float *w = t->w + j * K;
             if (t->outside[j]) {
                 for (size_t i = 0; i < inner; i++)
                     yr[i] = extrap;
                 continue;
             }
-            if (inner == 1) {
-                float acc = 0;
-                for (int k = 0; k < K; k++)
-                    acc += w[k] * xo[ix[k]];
-                yr[0] = acc;
-                continue;
+            const float *rows[4];
+            float w[4];
+            for (int k = 0; k < K; k++) {
+                rows[k] = xo + (size_t)t->idx[k * n_out + j] * inner;
+                w[k] = t->w[k * n_out + j];
             }
-            const float *x0 = xo + (size_t)ix[0] * inner;
-            for (size_t i = 0; i < inner; i++)
-                yr[i] = w[0] * x0[i];
-            for (int k = 1; k < K; k++) {
-                const float *xk = xo + (size_t)ix[k] * inner;
-                float wk = w[k];
-                if (wk != 0)
-                    for (size_t i = 0; i < inner; i++)
-                        yr[i] += wk * xk[i];
-            }
+            rows_fn(inner, K, rows, w, yr);
         }
     }
 }
@@ -272,8 +325,8 @@ void qp_move_resize(const qp_resize_params *p, size_t es, const void *extrap, co
     char *s = scratch;
     for (int d = 0; d < r; d++) {
         size_t n = (size_t)p->out[d];
-        t[d].idx = (int64_t *)s;
-        s += align64(n * (size_t)K * 8);
+        t[d].idx = (int32_t *)s;
+        s += align64(n * (size_t)K * 4);
         t[d].w = (float *)s;
         s += align64(n * (size_t)K * 4);
         t[d].outside = (unsigned char *)s;
@@ -317,7 +370,7 @@ void qp_move_resize(const qp_resize_params *p, size_t es, const void *extrap, co
         for (int e = d + 1; e < r; e++)
             inner *= (size_t)cur[e];
         float *dst = d == last ? (float *)y : buf[nb];
-        interp_axis(&t[d], K, outer, (size_t)cur[d], (size_t)p->out[d], inner, ex, src, dst);
+        interp_axis(&t[d], K, outer, (size_t)cur[d], (size_t)p->out[d], inner, ex, src, dst, qp_kernels_isa());
         cur[d] = p->out[d];
         src = dst;
         nb ^= 1;

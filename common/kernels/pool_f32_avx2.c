@@ -4,6 +4,7 @@
  * scalar code give identical results; the window edges use the scalar rule. */
 #include <float.h>
 #include <immintrin.h>
+#include <stdint.h>
 
 #include "qp/pool_f32.h"
 
@@ -26,35 +27,76 @@ static float max_at(const qp_pool2d_f32_params *p, const float *x, int oh, int o
     return m;
 }
 
-/* maxps returns its second operand when the first is NaN, matching "v > m ? v : m". */
+static const int32_t mask_table[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
+
+static inline __m256i tail_mask(int rem) /* lanes [0, rem) */
+{
+    return _mm256_loadu_si256((const __m256i *)(mask_table + 8 - rem));
+}
+
+#define ROW_MAX 4096 /* widest padded row the separable path keeps on the stack */
+
+/* Separable: per output row, the max over the window's input rows for every column, then
+ * the max over the window's columns of that row, padded with -FLT_MAX so the edges need no
+ * special case.  maxps returns its second operand when the first is NaN, matching the
+ * reference's "v > m ? v : m"; max is exact, so the order does not change the result. */
 static void max_stride1(const qp_pool2d_f32_params *p, const float *x, float *y)
 {
     int span_w = (p->kw - 1) * p->dil_w;
-    int lo = p->pad_left < p->ow ? p->pad_left : p->ow;
-    int hi = p->w - span_w + p->pad_left;
-    hi = hi > p->ow ? p->ow : hi < lo ? lo : hi;
+    size_t len = (size_t)p->ow + (size_t)span_w + 8; /* every tap of every vector */
+    if ((size_t)p->pad_left + (size_t)p->w > len)
+        len = (size_t)p->pad_left + (size_t)p->w;
+    if (len > ROW_MAX) {
+        qp_maxpool2d_f32_plane__scalar(p, x, y);
+        return;
+    }
+    float buf[ROW_MAX];
+    __m256 lowest = _mm256_set1_ps(-FLT_MAX);
+    for (size_t i = 0; i < len; i++)
+        buf[i] = -FLT_MAX;
+    float *vm = buf + p->pad_left; /* vm[w]: column w's max over the window's rows */
     for (int oh = 0; oh < p->oh; oh++) {
-        float *yr = y + (size_t)oh * p->ow;
         int ih0 = oh * p->stride_h - p->pad_top;
         int i0 = 0, i1 = p->kh;
         while (i0 < i1 && ih0 + i0 * p->dil_h < 0)
             i0++;
         while (i1 > i0 && ih0 + (i1 - 1) * p->dil_h >= p->h)
             i1--;
+        int w = 0;
+        for (; w + 8 <= p->w; w += 8) {
+            __m256 m = lowest;
+            for (int i = i0; i < i1; i++)
+                m = _mm256_max_ps(_mm256_loadu_ps(x + (size_t)(ih0 + i * p->dil_h) * p->w + w), m);
+            _mm256_storeu_ps(vm + w, m);
+        }
+        if (w < p->w) {
+            __m256i mask = tail_mask(p->w - w);
+            __m256 m = lowest;
+            for (int i = i0; i < i1; i++)
+                m = _mm256_max_ps(
+                    _mm256_maskload_ps(x + (size_t)(ih0 + i * p->dil_h) * p->w + w, mask), m);
+            float t[8]; /* a plain store and copy: masked stores are microcoded on AMD */
+            _mm256_storeu_ps(t, m);
+            for (int k = 0; k < p->w - w; k++)
+                vm[w + k] = t[k];
+        }
+        float *yr = y + (size_t)oh * p->ow;
         int ow = 0;
-        for (; ow < lo; ow++)
-            yr[ow] = max_at(p, x, oh, ow);
-        for (; ow + 8 <= hi; ow += 8) {
-            __m256 m = _mm256_set1_ps(-FLT_MAX);
-            for (int i = i0; i < i1; i++) {
-                const float *row = x + (size_t)(ih0 + i * p->dil_h) * p->w + (ow - p->pad_left);
-                for (int j = 0; j < p->kw; j++)
-                    m = _mm256_max_ps(_mm256_loadu_ps(row + j * p->dil_w), m);
-            }
+        for (; ow + 8 <= p->ow; ow += 8) {
+            __m256 m = lowest;
+            for (int j = 0; j < p->kw; j++)
+                m = _mm256_max_ps(_mm256_loadu_ps(buf + ow + j * p->dil_w), m);
             _mm256_storeu_ps(yr + ow, m);
         }
-        for (; ow < p->ow; ow++)
-            yr[ow] = max_at(p, x, oh, ow);
+        if (ow < p->ow) { /* buf has room for the whole vector */
+            __m256 m = lowest;
+            for (int j = 0; j < p->kw; j++)
+                m = _mm256_max_ps(_mm256_loadu_ps(buf + ow + j * p->dil_w), m);
+            float t[8];
+            _mm256_storeu_ps(t, m);
+            for (int k = 0; k < p->ow - ow; k++)
+                yr[ow + k] = t[k];
+        }
     }
 }
 

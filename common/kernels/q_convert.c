@@ -100,25 +100,25 @@ void qp_round_fp16_f32__ref(size_t n, const float *x, float *y)
         y[i] = qp_fp16_to_f32_one(qp_f32_to_fp16_one(x[i]));
 }
 
-void qp_f32_to_bf16(size_t n, const float *x, uint16_t *y)
+void qp_f32_to_bf16_n(size_t n, const float *x, uint16_t *y)
 {
     for (size_t i = 0; i < n; i++)
         y[i] = qp_f32_to_bf16_one(x[i]);
 }
 
-void qp_bf16_to_f32(size_t n, const uint16_t *x, float *y)
+void qp_bf16_to_f32_n(size_t n, const uint16_t *x, float *y)
 {
     for (size_t i = 0; i < n; i++)
         y[i] = float_of((uint32_t)x[i] << 16);
 }
 
-void qp_f32_to_fp16(size_t n, const float *x, uint16_t *y)
+void qp_f32_to_fp16_n(size_t n, const float *x, uint16_t *y)
 {
     for (size_t i = 0; i < n; i++)
         y[i] = qp_f32_to_fp16_one(x[i]);
 }
 
-void qp_fp16_to_f32(size_t n, const uint16_t *x, float *y)
+void qp_fp16_to_f32_n(size_t n, const uint16_t *x, float *y)
 {
     for (size_t i = 0; i < n; i++)
         y[i] = qp_fp16_to_f32_one(x[i]);

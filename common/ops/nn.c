@@ -1374,6 +1374,31 @@ static int reduce_run(const qp_graph *g, int ni, const qp_op_prep *prep, const q
     return 0;
 }
 
+/* ---- geometry for the quantized rules (qp/nn.h) ---------------------------------------------- */
+
+int qp_nn_conv_geometry(const qp_graph *g, int ni, qp_conv2d_f32_params *p)
+{
+    int64_t odims[4];
+    return conv_setup(g, ni, !strcmp(g->nodes[ni].op_type, "ConvTranspose"), p, odims);
+}
+
+int qp_nn_pool_geometry(const qp_graph *g, int ni, qp_pool2d_f32_params *p)
+{
+    int64_t odims[4];
+    return pool_setup(g, ni, !strcmp(g->nodes[ni].op_type, "MaxPool"), p, odims);
+}
+
+int qp_nn_softmax_geometry(const qp_graph *g, int ni, size_t *outer, size_t *n, size_t *inner)
+{
+    softmax_state s;
+    memset(&s, 0, sizeof s);
+    int rc = softmax_setup(g, ni, &s);
+    *outer = s.outer;
+    *n = s.n;
+    *inner = s.inner;
+    return rc;
+}
+
 /* ---- the table ------------------------------------------------------------------------------- */
 
 #define PORT(i) (1u << (i))

@@ -15,6 +15,7 @@
 #include "qp/move_pad.h"
 #include "qp/move_resize.h"
 #include "qp/op.h"
+#include "qp/tensor.h"
 #include "qp/threads.h"
 
 static int64_t opset(const qp_graph *g) { return g->opset > 0 ? g->opset : 17; }
@@ -162,7 +163,8 @@ static int infer_reshape(qp_graph *g, int ni)
     int n;
     if (opset(g) < 5)
         return qp_op_error(g, ni, "opset %lld Reshape (shape attribute) is not supported", (long long)opset(g));
-    if (qp_op_attr_int(g, ni, "allowzero", 0, &allowzero) || param_ints(g, ni, 1, "shape", shape, QP_MAX_RANK + 1, &n))
+    if (qp_op_attr_int(g, ni, "allowzero", 0, &allowzero) ||
+        param_ints(g, ni, 1, "shape", shape, QP_MAX_RANK + 1, &n))
         return QP_EINPUT;
     if (n > QP_MAX_RANK)
         return qp_op_error(g, ni, "target shape has %d dims (at most %d)", n, QP_MAX_RANK);
@@ -939,7 +941,8 @@ static int resize_plan(const qp_graph *g, int ni, qp_resize_params *p)
     else if (!strcmp(mode, "cubic") && !old)
         p->mode = QP_RESIZE_CUBIC;
     else
-        return qp_op_error(g, ni, "attribute 'mode' is '%s', expected nearest, linear%s", mode, old ? "" : " or cubic");
+        return qp_op_error(g, ni, "attribute 'mode' is '%s', expected nearest, linear%s", mode,
+                           old ? "" : " or cubic");
     static const char *const coords[] = {"half_pixel", "pytorch_half_pixel", "align_corners", "asymmetric",
                                          "tf_half_pixel_for_nearest", "tf_crop_and_resize"};
     static const char *const nearests[] = {"round_prefer_floor", "round_prefer_ceil", "floor", "ceil", "simple"};
@@ -1179,6 +1182,26 @@ static int run_arg(const qp_graph *g, int ni, const qp_op_prep *prep, const qp_t
                           (size_t)x->dims[axis], numel_dims(x->rank - axis - 1, x->dims + axis + 1), x->data,
                           out[0]->data);
     return 0;
+}
+
+/* ---- plans for the quantized rules (qp/tensor.h) ------------------------------------------- */
+
+int qp_tensor_pad_plan(const qp_graph *g, int ni, qp_tensor_pad *out)
+{
+    struct pad_plan p;
+    memset(&p, 0, sizeof p);
+    int rc = pad_plan(g, ni, &p);
+    memset(out, 0, sizeof *out);
+    out->mode = p.mode;
+    memcpy(out->begin, p.begin, sizeof out->begin);
+    memcpy(out->dims, p.dims, sizeof out->dims);
+    out->value = p.value;
+    return rc;
+}
+
+int qp_tensor_resize_plan(const qp_graph *g, int ni, qp_resize_params *p)
+{
+    return resize_plan(g, ni, p);
 }
 
 /* ---- the table ------------------------------------------------------------------------------ */

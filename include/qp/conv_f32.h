@@ -28,12 +28,14 @@ typedef struct qp_conv2d_f32_params {
 int qp_conv2d_f32_check(const qp_conv2d_f32_params *p);
 int qp_convtranspose2d_f32_check(const qp_conv2d_f32_params *p);
 
-/* Paths, chosen from the shape alone (qp_conv2d_f32_path tells which):
+/* Paths, chosen from the shape alone (qp_conv2d_f32_path_of tells which):
+ *   depthwise (c/group == 1, any multiplier m/group, kw <= QP_DWCONV2D_KW_MAX): a direct
+ *     kernel over a zero-padded, stride-phase-split copy of a few input rows (AVX2: every
+ *     k/s/d, with 3x3 vertical-stride-1 rows keeping weights in registers);
  *   1x1, stride 1, no pad: GEMM per group on X itself;
- *   depthwise (c/group == 1, any multiplier m/group): direct kernel over a zero-padded,
- *     stride-phase-split copy of a few input rows (AVX2 specialisations for kw 3 and 5);
- *   otherwise: GEMM whose B panels are filled straight from X (implicit im2col), so scratch
- *     is one L2-sized panel block per worker whatever the image size. */
+ *   otherwise: GEMM whose B panels are filled straight from X (implicit im2col).
+ * Scratch for the GEMM paths is one L2-sized packed block per worker, or for narrow outputs
+ * (few pixels, large c*kh*kw) the whole packed B shared by all workers, at most 8 MiB. */
 typedef enum qp_conv2d_f32_path {
     QP_CONV_PATH_REF = 0,
     QP_CONV_PATH_GEMM_1X1,
@@ -68,8 +70,8 @@ void qp_convtranspose2d_f32__ref(const qp_conv2d_f32_params *p, const float *w,
 
 /* Depthwise row kernels: out_rows rows of one output channel from the prepared input block
  * (rows of sw phases, each pw floats: phase q, element e holds input column e*sw + q - pad_left
- * or 0, with pw >= round_up(ow, 8) + (kw-1)*dw/sw, so a tap reads contiguous floats and a
- * vector may run up to 7 past ow).  Weights kh*kw, kw <= QP_DWCONV2D_KW_MAX; each output is
+ * or 0, with pw >= round_up(ow, 8) + 8 + (kw-1)*dw/sw, so a tap reads contiguous floats and
+ * a vector may run up to 15 past ow).  Weights kh*kw, kw <= QP_DWCONV2D_KW_MAX; each output is
  * bias + the taps in (i, j) order.  X(name, isa) lists them: qp_dwconv2d_f32_rows__<name>. */
 #define QP_DWCONV2D_KW_MAX 32
 typedef struct qp_dwconv2d_f32_rows_args {

@@ -1,6 +1,6 @@
 /* Elementwise binary operations with broadcasting, for the numeric types ONNX graphs use
- * (float32/64, float16 (computed in float32), (u)int8/16/32/64, bool).  The caller owns every array; nothing here allocates
- * or keeps a pointer.  y may alias an operand only if that operand has the output's shape.
+ * (float32/64, float16 computed in float32, (u)int8/16/32/64, bool).  The caller owns every
+ * array; nothing here allocates or keeps a pointer.  y may alias an operand only if that operand has the output's shape.
  *
  * Semantics: float arithmetic is IEEE (Max/Min propagate NaN as numpy does); integer
  * Add/Sub/Mul/Pow wrap modulo 2^bits, Div truncates toward zero, x/0 gives 0 and

@@ -47,12 +47,32 @@ typedef struct qp_resize_params {
     double roi_start[QP_RESIZE_MAX_RANK], roi_end[QP_RESIZE_MAX_RANK];  /* tf_crop_and_resize */
 } qp_resize_params;
 
-/* Bytes of scratch for qp_move_resize with these parameters. */
+/* Bytes of scratch for qp_move_resize with these parameters (input dims below 2^31). */
 size_t qp_move_resize_scratch_size(const qp_resize_params *p);
 /* y = resize(x); elsize 4 (float32) for linear and cubic; extrap points to one element (the
  * extrapolation value in x's type). */
 void qp_move_resize(const qp_resize_params *p, size_t elsize, const void *extrap, const void *x, void *y,
                     void *scratch);
+
+/* Linear/cubic interpolation kernels, float32, K taps (2 or 4), weights and indices planar
+ * (tap k of output j at [k * n_out + j]):
+ *   rows:   y[i] = sum_k w[k] * rows[k][i] for i < n (one output row from K input rows);
+ *   gather: y[o * n_out + j] = sum_k w[k * n_out + j] * x[o * n_in + idx[k * n_out + j]].
+ * Sums run k = 0, 1, ... as separate multiplies and adds, so every variant rounds alike. */
+typedef void (*qp_move_lerp_rows_fn)(size_t n, int K, const float *const *rows, const float *w, float *y);
+typedef void (*qp_move_lerp_gather_fn)(size_t outer, size_t n_in, size_t n_out, int K, const int32_t *idx,
+                                       const float *w, const float *x, float *y);
+qp_move_lerp_rows_fn qp_move_lerp_rows_get(qp_isa isa);
+qp_move_lerp_gather_fn qp_move_lerp_gather_get(qp_isa isa);
+void qp_move_lerp_rows_f32__ref(size_t n, int K, const float *const *rows, const float *w, float *y);
+void qp_move_lerp_gather_f32__ref(size_t outer, size_t n_in, size_t n_out, int K, const int32_t *idx,
+                                  const float *w, const float *x, float *y);
+#define QP_MOVE_LERP_VARIANTS(X) X(lerp_rows_f32__avx2, lerp_gather_f32__avx2, QP_ISA_AVX2)
+#define QP_MOVE_LERP_DECLARE_(rows, gather, isa)                                                         \
+    void qp_move_##rows(size_t n, int K, const float *const *r, const float *w, float *y);               \
+    void qp_move_##gather(size_t outer, size_t n_in, size_t n_out, int K, const int32_t *idx, const float *w, \
+                          const float *x, float *y);
+QP_MOVE_LERP_VARIANTS(QP_MOVE_LERP_DECLARE_)
 
 /* y[j] = x[j / k] for j < n * k: nearest upsampling of a row by an integer factor. */
 typedef void (*qp_move_repeat_fn)(size_t n, size_t k, const void *x, void *y);

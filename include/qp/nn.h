@@ -3,8 +3,10 @@
 #ifndef QP_NN_H
 #define QP_NN_H
 
+#include "qp/conv_f32.h"
 #include "qp/graph.h"
 #include "qp/op.h"
+#include "qp/pool_f32.h"
 #include "qp/vmath.h"
 
 /* Finds an activation that can be fused into node ni (Conv, ConvTranspose, Gemm, MatMul):
@@ -35,5 +37,14 @@ int qp_nn_match_activation(const qp_graph *g, int ni, qp_act *act, int skip[2], 
  * cannot take it (run the activation separately then).  Never fuse when outputs are dumped or
  * hooked per node (QP_EXEC_NO_FUSE): the intermediate tensors no longer exist. */
 int qp_nn_conv_set_activation(const qp_graph *g, int conv_ni, qp_op_prep *prep, qp_act act);
+
+/* The geometry of node ni exactly as its float implementation derives it from the attributes
+ * and shapes (validated the same way; errors name the node), for the quantized rules
+ * (qp/qops.h): Conv and ConvTranspose by op type (1-D as H = 1), MaxPool and AveragePool, and
+ * Softmax/LogSoftmax as outer x n x inner around the normalised axis (the pre-13 coercion to
+ * 2-D included). */
+int qp_nn_conv_geometry(const qp_graph *g, int ni, qp_conv2d_f32_params *p);
+int qp_nn_pool_geometry(const qp_graph *g, int ni, qp_pool2d_f32_params *p);
+int qp_nn_softmax_geometry(const qp_graph *g, int ni, size_t *outer, size_t *n, size_t *inner);
 
 #endif

@@ -24,10 +24,10 @@ void qp_q_dequantize_f32(const qp_qparams *p, size_t n, const void *x, float *y)
 void qp_round_bf16_f32(size_t n, const float *x, float *y);
 void qp_round_fp16_f32(size_t n, const float *x, float *y);
 /* Raw formats (scalar; F16C where the ISA has it for fp16). */
-void qp_f32_to_bf16(size_t n, const float *x, uint16_t *y);
-void qp_bf16_to_f32(size_t n, const uint16_t *x, float *y);
-void qp_f32_to_fp16(size_t n, const float *x, uint16_t *y);
-void qp_fp16_to_f32(size_t n, const uint16_t *x, float *y);
+void qp_f32_to_bf16_n(size_t n, const float *x, uint16_t *y);
+void qp_bf16_to_f32_n(size_t n, const uint16_t *x, float *y);
+void qp_f32_to_fp16_n(size_t n, const float *x, uint16_t *y);
+void qp_fp16_to_f32_n(size_t n, const uint16_t *x, float *y);
 /* One value, the specification of the vector versions. */
 uint16_t qp_f32_to_bf16_one(float x);
 uint16_t qp_f32_to_fp16_one(float x);

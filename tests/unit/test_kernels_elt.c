@@ -193,6 +193,49 @@ static void check_transpose_variants(void)
 #undef REP_CHECK
 }
 
+static void check_lerp_variants(void)
+{
+#define LERP_CHECK(rname, gname, isa)                                                            \
+    do {                                                                                         \
+        if (!qp_kernels_isa_supported(isa))                                                      \
+            break;                                                                               \
+        for (size_t li = 0; li < N_LEN; li++)                                                    \
+            for (int K = 2; K <= 4; K += 2) {                                                    \
+                size_t n = lengths[li], n_in = 1 + rnd() % 40, outer = 1 + rnd() % 3;            \
+                float *x = malloc(outer * n_in * 4 + 4 * n * 4 + 4), w[4];                       \
+                float *wt = malloc(K * n * 4 + 4), *y0 = malloc(outer * n * 4 + 4), *y1 = malloc(outer * n * 4 + 4); \
+                int32_t *idx = malloc(K * n * 4 + 4);                                            \
+                for (size_t i = 0; i < outer * n_in + 4 * n; i++)                                \
+                    x[i] = rnd_f32();                                                            \
+                for (size_t i = 0; i < (size_t)K * n; i++) {                                     \
+                    idx[i] = (int32_t)(rnd() % n_in);                                            \
+                    wt[i] = rnd_f32();                                                           \
+                }                                                                                \
+                for (int k = 0; k < K; k++)                                                      \
+                    w[k] = rnd_f32();                                                            \
+                const float *rows[4] = {x, x + n, x + 2 * n, x + 3 * n};                         \
+                qp_move_lerp_rows_f32__ref(n, K, rows, w, y0);                                   \
+                qp_move_##rname(n, K, rows, w, y1);                                              \
+                int ok = 1;                                                                      \
+                for (size_t i = 0; i < n; i++)                                                   \
+                    ok &= same_f32(y0[i], y1[i]);                                                \
+                char what[128];                                                                  \
+                snprintf(what, sizeof what, "%s n=%zu K=%d", #rname, n, K);                      \
+                check(ok, what);                                                                 \
+                qp_move_lerp_gather_f32__ref(outer, n_in, n, K, idx, wt, x, y0);                 \
+                qp_move_##gname(outer, n_in, n, K, idx, wt, x, y1);                              \
+                ok = 1;                                                                          \
+                for (size_t i = 0; i < outer * n; i++)                                           \
+                    ok &= same_f32(y0[i], y1[i]);                                                \
+                snprintf(what, sizeof what, "%s n=%zu K=%d", #gname, n, K);                      \
+                check(ok, what);                                                                 \
+                free(x), free(wt), free(y0), free(y1), free(idx);                                \
+            }                                                                                    \
+    } while (0);
+    QP_MOVE_LERP_VARIANTS(LERP_CHECK)
+#undef LERP_CHECK
+}
+
 /* ---- drivers against naive loops ------------------------------------------------------------ */
 
 static void random_shape(int rank, int64_t *dims, int64_t maxd)
@@ -557,6 +600,7 @@ int main(void)
     check_binary_variants();
     check_unary_variants();
     check_transpose_variants();
+    check_lerp_variants();
     check_broadcast();
     check_strided();
     check_pad();

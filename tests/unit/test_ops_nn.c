@@ -10,7 +10,7 @@
  * Usage: test_ops_nn [-v] [-a ATOL] [-r RTOL] [test_dir...].  Without test directories it runs
  * every float32 single-node test of the family under $ONNX_NODE_TESTS (default
  * /usr/include/onnx/backend/test/data/node) and also checks that malformed nodes
- * (RELIABILITY.md: strides, pads, group, kernel size, W channels, axes, attribute types) are
+ * (strides, pads, group, kernel size, W channels, axes, attribute types) are
  * rejected by infer with a message naming the node and the bad value, that
  * qp_nn_conv_set_activation gives the op followed by the activation, and that the nn_* kernels'
  * fast variants match their references. */

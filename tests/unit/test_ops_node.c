@@ -458,7 +458,8 @@ static int run_once(const qp_graph *g, const tcase *tc, qp_tensor *res)
 static int compare(const qp_tensor *got, const qp_tensor *want, char *msg, size_t n)
 {
     char a[128], b[128];
-    if (got->rank != want->rank || (got->rank && memcmp(got->dims, want->dims, (size_t)got->rank * sizeof(int64_t)))) {
+    if (got->rank != want->rank ||
+        (got->rank && memcmp(got->dims, want->dims, (size_t)got->rank * sizeof(int64_t)))) {
         snprintf(msg, n, "shape %s, expected %s", qp_shape_format(a, sizeof a, got->rank, got->dims),
                  qp_shape_format(b, sizeof b, want->rank, want->dims));
         return -1;
@@ -591,6 +592,139 @@ static int run_test(const char *dir, char *op_out, size_t op_n)
     return result;
 }
 
+/* ---- malformed nodes: infer must reject them with a message naming the node and the cause ---- */
+
+/* An input: dtype, shape, and constant int64/float data (n_data values) or none (run time). */
+typedef struct rin { int dtype, rank; int64_t dims[4]; int n_data; int64_t i[8]; float f[8]; } rin;
+/* An attribute: kind 'i' INT, 'f' FLOAT, 's' STRING, 'I' INTS, 'F' FLOATS. */
+typedef struct rattr { const char *name; char kind; int64_t i; float f; const char *s; int n; int64_t is[8]; } rattr;
+typedef struct reject {
+    const char *op;
+    int opset, n_in;
+    rin in[5];
+    rattr attr[3];
+    const char *expect;     /* part of the error message */
+} reject;
+
+#define F32(...) {QP_DT_F32, __VA_ARGS__}
+#define I64C(r, d0, n, ...) {QP_DT_I64, r, {d0}, n, {__VA_ARGS__}}
+#define F32C(r, d0, n, ...) {QP_DT_F32, r, {d0}, n, {0}, {__VA_ARGS__}}
+
+/* the table leaves trailing fields to their zero defaults */
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
+static const reject rejects[] = {
+    {"Transpose", 13, 1, {F32(2, {2, 3})}, {{"perm", 'F', .n = 2}}, "attribute 'perm' is FLOATS, expected INTS"},
+    {"Transpose", 13, 1, {F32(2, {2, 3})}, {{"perm", 'I', .n = 2, .is = {0, 0}}}, "'perm' is not a permutation"},
+    {"Concat", 13, 2, {F32(2, {2, 3}), F32(2, {2, 3})}, {{0}}, "required attribute 'axis' is missing"},
+    {"Concat", 13, 2, {F32(2, {2, 3}), F32(2, {2, 3})}, {{"axis", 'i', 2}}, "axis 2 is out of range"},
+    {"Concat", 13, 2, {F32(2, {2, 3}), F32(2, {3, 3})}, {{"axis", 'i', 1}}, "input 1 has dim 0 = 3"},
+    {"Gather", 13, 2, {F32(2, {2, 3}), I64C(1, 1, 1, 5)}, {{"axis", 'f', .f = 1}},
+     "attribute 'axis' is FLOAT, expected INT"},
+    {"Gather", 13, 2, {F32(2, {2, 3}), I64C(1, 1, 1, 5)}, {{0}}, "index 5 is out of range"},
+    {"Reshape", 13, 2, {F32(2, {2, 3}), {QP_DT_I64, 1, {2}}}, {{0}}, "input 'shape' must be constant"},
+    {"Reshape", 13, 2, {F32(2, {2, 3}), I64C(1, 2, 2, -1, -1)}, {{0}}, "more than one -1"},
+    {"Reshape", 13, 2, {F32(2, {2, 3}), I64C(1, 2, 2, 4, 2)}, {{0}}, "target shape has 8 elements, the input 6"},
+    {"Slice", 13, 5, {F32(1, {4}), I64C(1, 1, 1, 0), I64C(1, 1, 1, 4), I64C(1, 1, 1, 0), I64C(1, 1, 1, 0)}, {{0}},
+     "step for axis 0 is 0"},
+    {"Slice", 9, 1, {F32(1, {4})}, {{"starts", 'I', .n = 1, .is = {0}}}, "required attribute 'ends' is missing"},
+    {"Pad", 13, 2, {F32(2, {2, 3}), I64C(1, 4, 4, 1, 1, 1, 1)}, {{"mode", 's', .s = "wrap"}},
+     "attribute 'mode' is 'wrap'"},
+    {"Pad", 13, 2, {F32(2, {2, 3}), I64C(1, 2, 2, 1, 1)}, {{0}}, "2 pads for rank 2 (expected 4)"},
+    {"Pad", 13, 2, {F32(2, {2, 3}), I64C(1, 4, 4, -3, 0, 0, 0)}, {{0}}, "do not fit axis 0 of size 2"},
+    {"Pad", 9, 1, {F32(2, {2, 3})}, {{"pads", 'F', .n = 4}}, "attribute 'pads' is FLOATS, expected INTS"},
+    {"Resize", 13, 3, {F32(4, {1, 1, 2, 2}), F32C(1, 0, 0), F32C(1, 4, 4, 1, 1, 2, 2)}, {{"mode", 's', .s = "area"}},
+     "attribute 'mode' is 'area'"},
+    {"Resize", 13, 4, {F32(4, {1, 1, 2, 2}), F32C(1, 0, 0), F32C(1, 4, 4, 1, 1, 2, 2), I64C(1, 4, 4, 1, 1, 4, 4)},
+     {{0}},
+     "exactly one of 'scales' and 'sizes'"},
+    {"Resize", 13, 4, {F32(4, {1, 1, 2, 2}), F32C(1, 0, 0), F32C(1, 0, 0), {QP_DT_I64, 1, {4}}}, {{0}},
+     "input 'sizes' must be constant"},
+    {"Resize", 13, 3, {F32(4, {1, 1, 2, 2}), F32C(1, 0, 0), F32C(1, 4, 4, 1, 1, -2, 2)}, {{0}}, "must be positive"},
+    {"Cast", 13, 1, {F32(1, {4})}, {{0}}, "required attribute 'to' is missing"},
+    {"Cast", 13, 1, {F32(1, {4})}, {{"to", 'f', .f = 7}}, "attribute 'to' is FLOAT, expected INT"},
+    {"Cast", 13, 1, {F32(1, {4})}, {{"to", 'i', 8}}, "cast from float32 to type 8 is not supported"},
+    {"DepthToSpace", 13, 1, {F32(4, {1, 8, 2, 2})}, {{"blocksize", 'i', 0}}, "attribute 'blocksize' is 0"},
+    {"DepthToSpace", 13, 1, {F32(4, {1, 6, 2, 2})}, {{"blocksize", 'i', 2}}, "not a multiple of blocksize^2"},
+    {"SpaceToDepth", 13, 1, {F32(4, {1, 1, 3, 2})}, {{0}}, "required attribute 'blocksize' is missing"},
+    {"Split", 13, 2, {F32(1, {6}), I64C(1, 1, 1, 5)}, {{0}}, "split sums to 5"},
+    {"Split", 13, 2, {F32(1, {6}), I64C(1, 2, 2, 2, 4)}, {{0}}, "split has 2 entries for 1 outputs"},
+    {"Split", 11, 2, {F32(1, {6}), I64C(1, 1, 1, 6)}, {{0}}, "split is an attribute before opset 13"},
+    {"Unsqueeze", 13, 2, {F32(1, {6}), I64C(1, 2, 2, 0, 0)}, {{0}}, "axis 0 appears twice"},
+    {"Unsqueeze", 11, 1, {F32(1, {6})}, {{0}}, "axes are required"},
+    {"Squeeze", 13, 2, {F32(2, {1, 6}), I64C(1, 1, 1, 1)}, {{0}}, "cannot squeeze axis 1 of size 6"},
+    {"Squeeze", 13, 1, {F32(2, {1, 6})}, {{"axes", 'I', .n = 1, .is = {0}}}, "axes is an input from opset 13"},
+    {"Add", 14, 2, {F32(1, {4}), {QP_DT_I64, 1, {4}}}, {{0}}, "input 0 is float32 but input 1 is int64"},
+    {"Add", 14, 2, {F32(1, {4}), F32(1, {3})}, {{0}}, "shapes cannot broadcast"},
+    {"PRelu", 16, 2, {F32(1, {1}), F32(1, {3})}, {{0}}, "slope does not broadcast to the input's shape"},
+    {"Where", 16, 3, {F32(1, {4}), F32(1, {4}), F32(1, {4})}, {{0}}, "condition is float32, expected bool"},
+    {"Clip", 9, 3, {F32(1, {4}), F32C(0, 0, 1, 0), F32C(0, 0, 1, 6)}, {{0}}, "attributes before opset 11"},
+    {"Clip", 13, 1, {F32(1, {4})}, {{"min", 'f', .f = 0}}, "inputs from opset 11"},
+    {"LeakyRelu", 16, 1, {F32(1, {4})}, {{"alpha", 'i', 1}}, "attribute 'alpha' is INT, expected FLOAT"},
+    {"HardSigmoid", 6, 1, {F32(1, {4})}, {{"beta", 's', .s = "x"}}, "attribute 'beta' is STRING, expected FLOAT"},
+    {"Tile", 13, 2, {F32(1, {4}), I64C(1, 1, 1, -1)}, {{0}}, "repeat 0 is -1"},
+    {"Expand", 13, 2, {F32(1, {4}), I64C(1, 1, 1, 3)}, {{0}}, "shapes cannot broadcast"},
+    {"ArgMax", 13, 1, {F32(2, {2, 3})}, {{"axis", 'i', 2}}, "axis 2 is out of range for rank 2"},
+    {"Flatten", 13, 1, {F32(2, {2, 3})}, {{"axis", 'i', 3}}, "attribute 'axis' is 3, allowed [-2, 2]"},
+    {"ConstantOfShape", 9, 1, {I64C(1, 2, 2, 2, -1)}, {{0}}, "output dimension 1 is -1"},
+    {"Dropout", 13, 3, {F32(1, {4}), F32C(0, 0, 1, 0.5f), {QP_DT_BOOL, 0, {0}, 1, {1}}}, {{0}}, "training mode"},
+    {"Relu", 14, 1, {{QP_DT_BOOL, 1, {4}}}, {{0}}, "input type bool is not supported"},
+};
+
+static int try_reject(const reject *r, char *msg, size_t n)
+{
+    qp_graph *g = qp_graph_new();
+    if (!g)
+        return snprintf(msg, n, "out of memory"), -1;
+    g->opset = r->opset;
+    int vin[5], vout, bad = 0;
+    for (int i = 0; i < r->n_in; i++) {
+        const rin *x = &r->in[i];
+        char name[16];
+        snprintf(name, sizeof name, "in%d", i);
+        if (x->n_data || (x->rank == 1 && x->dims[0] == 0)) {   /* data, or an empty constant */
+            unsigned char data[64];
+            size_t es = qp_dtype_size(x->dtype);
+            for (int k = 0; k < x->n_data; k++) {
+                if (x->dtype == QP_DT_F32)
+                    memcpy(data + 4 * k, &x->f[k], 4);
+                else if (x->dtype == QP_DT_I64)
+                    memcpy(data + 8 * k, &x->i[k], 8);
+                else
+                    data[k] = (unsigned char)x->i[k];
+            }
+            vin[i] = qp_graph_add_const(g, name, x->dtype, x->rank, x->dims, data, es * (size_t)x->n_data);
+        } else
+            vin[i] = qp_graph_add_value(g, name, x->dtype, x->rank, x->dims);
+    }
+    vout = qp_graph_add_value(g, "out", QP_DT_UNDEFINED, 0, NULL);
+    int ni = qp_graph_add_node(g, r->op, "bad_node", r->n_in, vin, 1, &vout);
+    for (int a = 0; a < 3 && r->attr[a].name; a++) {
+        const rattr *t = &r->attr[a];
+        float fl[8] = {0};
+        switch (t->kind) {
+        case 'i': qp_node_set_int(g, ni, t->name, t->i); break;
+        case 'f': qp_node_set_float(g, ni, t->name, t->f); break;
+        case 's': qp_node_set_string(g, ni, t->name, t->s, strlen(t->s)); break;
+        case 'I': qp_node_set_ints(g, ni, t->name, t->n, t->is); break;
+        case 'F': qp_node_set_floats(g, ni, t->name, t->n, fl); break;
+        }
+    }
+    qp_error_clear();
+    int rc = qp_op_bind(g);
+    if (!rc)
+        rc = qp_op_get(g->nodes[ni].op)->infer(g, ni);
+    const char *m = qp_error_msg();
+    if (!rc) {
+        snprintf(msg, n, "accepted");
+        bad = 1;
+    } else if (!strstr(m, r->expect) || !strstr(m, "'bad_node'")) {
+        snprintf(msg, n, "error \"%s\" lacks \"%s\" or the node name", m, r->expect);
+        bad = 1;
+    }
+    qp_graph_free(g);
+    return bad;
+}
+
 static int cmp_str(const void *a, const void *b)
 {
     return strcmp(*(char *const *)a, *(char *const *)b);
@@ -656,6 +790,18 @@ int main(int argc, char **argv)
             tal[k].n[r]++;
     }
     free(dirs);
+    int rej_pass = 0, rej_fail = 0;
+    for (size_t i = 0; argi >= argc && i < sizeof rejects / sizeof rejects[0]; i++) {
+        char msg[1024];
+        if (try_reject(&rejects[i], msg, sizeof msg)) {
+            printf("FAIL reject %s #%zu: %s\n", rejects[i].op, i, msg);
+            rej_fail++;
+        } else
+            rej_pass++;
+    }
+    printf("  %-22s %3d passed, %d failed\n", "(malformed nodes)", rej_pass, rej_fail);
+    total[PASS] += rej_pass;
+    total[FAIL] += rej_fail;
     for (int k = 0; k < nt; k++)
         printf("  %-22s %3d passed, %d failed, %d unsupported, %d skipped\n", tal[k].op, tal[k].n[PASS],
                tal[k].n[FAIL], tal[k].n[UNSUPPORTED], tal[k].n[SKIP]);
