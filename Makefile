@@ -99,6 +99,22 @@ bench:
 	$(MAKE) all
 	QP_BUILD=$(abspath $(BUILD)) sh tests/bench/run.sh
 
+# libFuzzer targets for the ONNX importer and the IR reader, each run FUZZ_SECONDS on a
+# scratch copy of its seed corpus (tests/fuzz/corpus_*), under ASan + UBSan.
+FUZZ_SECONDS ?= 60
+FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all
+O2I_LIB_SRC := $(filter-out filters/onnx2ir.c,$(wildcard filters/onnx2ir_*.c))
+fuzz:
+	sh tests/install-deps.sh
+	$(MAKE) BUILD=build-fuzz CC=clang OPT="-O1 -g" SAN="-fsanitize=fuzzer-no-link $(FUZZ_SAN)" \
+	  build-fuzz/libqpipe.a $(patsubst %.c,build-fuzz/obj/%.o,$(O2I_LIB_SRC))
+	clang -O1 -g -std=c11 -D_GNU_SOURCE -Iinclude -Ibuild-fuzz/gen -fsanitize=fuzzer $(FUZZ_SAN) \
+	  -o build-fuzz/fuzz_ir tests/fuzz/fuzz_ir.c build-fuzz/libqpipe.a $(LDLIBS)
+	clang -O1 -g -std=c11 -D_GNU_SOURCE -Iinclude -Ibuild-fuzz/gen -fsanitize=fuzzer $(FUZZ_SAN) \
+	  -o build-fuzz/fuzz_onnx tests/fuzz/fuzz_onnx.c $(patsubst %.c,build-fuzz/obj/%.o,$(O2I_LIB_SRC)) \
+	  build-fuzz/libqpipe.a $(LDLIBS)
+	sh tests/fuzz/run.sh build-fuzz $(FUZZ_SECONDS)
+
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \
 	  $(DESTDIR)$(PREFIX)/share/man/man5 $(DESTDIR)$(PREFIX)/share/man/man7
@@ -110,5 +126,5 @@ install: all
 clean:
 	rm -rf $(BUILD) build-asan
 
-.PHONY: all test demo check-asan bench install clean
+.PHONY: all test demo check-asan bench fuzz install clean
 .SECONDARY:

@@ -699,8 +699,10 @@ static int load_tensor(qp_calib *c, const Qpipe__CalibTensor *m, int64_t n_sampl
     t->min = m->count ? m->min : INFINITY;
     t->max = m->count ? m->max : -INFINITY;
     t->hist_exp = m->hist_exp;
-    memcpy(t->hist_pos, m->hist_pos, m->n_hist_pos * sizeof *t->hist_pos);
-    memcpy(t->hist_neg, m->hist_neg, m->n_hist_neg * sizeof *t->hist_neg);
+    if (m->n_hist_pos)
+        memcpy(t->hist_pos, m->hist_pos, m->n_hist_pos * sizeof *t->hist_pos);
+    if (m->n_hist_neg)
+        memcpy(t->hist_neg, m->hist_neg, m->n_hist_neg * sizeof *t->hist_neg);
     t->count = m->count;
     t->n_nonfinite = m->n_nonfinite;
     return 0;

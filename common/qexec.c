@@ -210,7 +210,8 @@ static int prepare_rules(qp_qexec *x)
             for (int k = n->n_out - 1; k >= 0; k--)
                 if (n->out[k] >= 0 && x->vrep[n->out[k]].kind == QP_QREP_QUANT)
                     qp_qrep_format(&x->vrep[n->out[k]], QP_DT_F32, b, sizeof b);
-            return qp_qops_error(g, ni, "no integer rule for a %s output (ops with one: %s)", b, qp_qops_list());
+            return qp_qops_error(g, ni, "no integer rule for a %s output (make it a float layer in the table; the "
+                                        "ops with one are in qpipe(7))", b);
         }
         int rc = x->rule[ni]->prepare(q, x->arena);
         if (rc)

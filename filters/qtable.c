@@ -20,6 +20,7 @@
 static const char usage[] =
     "usage: qtable --quantizer Q --qtype T [options] < calib.ir > q.ir\n"
     "       qtable --read FILE.quantize [options] < model.ir > q.ir\n"
+    "       qtable --summary < q.ir > table.quantize\n"
     "Builds the quantization table from the stream's calibration statistics, or reads an\n"
     "Acuity .quantize table, and stores it in the stream.\n"
     "\n"
@@ -36,13 +37,15 @@ static const char usage[] =
     "  --read FILE               read the table from FILE (dialect 1 or 2) instead\n"
     "  -q, --model-quantize FILE also write the table to FILE (dialect 2)\n"
     "  --compute-entropy FILE    write each tensor's sensitivity, Acuity's entropy.txt\n"
+    "  --summary                 print the stream's table (dialect 2) instead of a stream\n"
     "  -h, --help                this help\n"
-    "      --version             print the version\n";
+    "      --version             print the version\n"
+    "Exit status: 0 ok, 1 bad input, 2 usage or bad table, 3 system error.\n";
 
 struct opts {
     const char *read, *yaml, *entropy;
     qp_qtable_opts q;
-    int have_quantizer, have_qtype, have_algorithm, have_nbins, have_percentile;
+    int have_quantizer, have_qtype, have_algorithm, have_nbins, have_percentile, summary;
 };
 
 static long parse_long(const char *opt, const char *s, long lo, long hi)
@@ -57,7 +60,7 @@ static long parse_long(const char *opt, const char *s, long lo, long hi)
 
 static void parse(int argc, char **argv, struct opts *o)
 {
-    enum { O_QUANTIZER = 256, O_QTYPE, O_ALGO, O_NBINS, O_PCT, O_READ, O_ENTROPY };
+    enum { O_QUANTIZER = 256, O_QTYPE, O_ALGO, O_NBINS, O_PCT, O_READ, O_ENTROPY, O_SUMMARY };
     static const struct option lo[] = {
         {"quantizer", required_argument, 0, O_QUANTIZER},
         {"qtype", required_argument, 0, O_QTYPE},
@@ -67,6 +70,7 @@ static void parse(int argc, char **argv, struct opts *o)
         {"read", required_argument, 0, O_READ},
         {"model-quantize", required_argument, 0, 'q'},
         {"compute-entropy", required_argument, 0, O_ENTROPY},
+        {"summary", no_argument, 0, O_SUMMARY},
         {0, 0, 0, 0},
     };
     memset(o, 0, sizeof *o);
@@ -114,14 +118,21 @@ static void parse(int argc, char **argv, struct opts *o)
         case O_READ: o->read = optarg; break;
         case 'q': o->yaml = optarg; break;
         case O_ENTROPY: o->entropy = optarg; break;
+        case O_SUMMARY: o->summary = 1; break;
         case ':': qp_cli_usage_error("option '%s' needs a value", argv[optind - 1]);
         default: qp_cli_usage_error("unknown option '%s'", argv[optind - 1]);
         }
     }
     if (optind < argc)
         qp_cli_usage_error("unexpected argument '%s' (the stream comes on standard input)", argv[optind]);
+    int build = o->have_quantizer || o->have_qtype || o->have_algorithm || o->have_nbins || o->have_percentile;
+    if (o->summary) {
+        if (build || o->read || o->yaml || o->entropy)
+            qp_cli_usage_error("--summary takes no other option");
+        return;
+    }
     if (o->read) {
-        if (o->have_quantizer || o->have_qtype || o->have_algorithm || o->have_nbins || o->have_percentile)
+        if (build)
             qp_cli_usage_error("--read takes the table as it is: --quantizer, --qtype, --algorithm, "
                                "--divergence-nbins and --percentile do not apply");
         return;
@@ -181,6 +192,15 @@ int main(int argc, char **argv)
     qp_calib *c = NULL;
     qp_qtable *t = NULL;
     int rc = 0;
+    if (o.summary) {
+        if ((rc = qp_qtable_load(g, &t)) || (rc = qp_qtable_emit_yaml(stdout, t)))
+            qp_diag_exit(rc);
+        qp_qtable_free(t);
+        qp_graph_free(g);
+        if (fflush(stdout) || ferror(stdout))
+            qp_diag_die(QP_ESYS, "cannot write the table: %s", strerror(errno));
+        return 0;
+    }
     if (qp_graph_section(g, "calib") && (rc = qp_calib_load(g, &c)))
         qp_diag_exit(rc);
     if (o.read) {

@@ -93,5 +93,6 @@ files=()
 for k in $(seq 1 "$shards"); do files+=("$tmp/shard.$k.ir"); done
 part=$(mktemp "$out.XXXXXX")
 trap 'rm -rf "$tmp" "$part"' EXIT
+chmod "$(printf '%o' $((0666 & ~$(umask))))" "$part"     # as a plain redirection would
 "$calib" --merge "${files[@]}" > "$part"
 mv -f "$part" "$out"
