@@ -2,7 +2,7 @@
 # make                build libqpipe.a and every filter into build/bin
 # make test           run the whole test suite (bats + unit + conformance)
 # make check-asan     the same under ASan + UBSan
-# make bench          latency ratios against onnxruntime-node
+# make bench          latency ratios against onnxruntime-node; calib against qinfer
 # make install PREFIX=/usr/local
 
 PREFIX  ?= /usr/local
@@ -98,6 +98,7 @@ bench:
 	sh tests/install-deps.sh
 	$(MAKE) all
 	QP_BUILD=$(abspath $(BUILD)) sh tests/bench/run.sh
+	QP_BUILD=$(abspath $(BUILD)) sh tests/bench/calib.sh
 
 # libFuzzer targets for the ONNX importer and the IR reader, each run FUZZ_SECONDS on a
 # scratch copy of its seed corpus (tests/fuzz/corpus_*), under ASan + UBSan.

@@ -1,9 +1,10 @@
 /* Calibration statistics (calib.h).  Everything here is exact so that statistics do not
  * depend on the order of the samples, their split into shards or the thread count: extremes
  * are min/max, counts are integer sums, and a histogram bin index is floor(|x| * 2^(11-E))
- * with E = hist_exp, a multiplication by a power of two (exact in double for every float32),
- * so the bin of x at exponent E+k is the bin at E shifted right by k: rebinning sums groups
- * of 2^k bins and gives the bins a direct count at E+k would give. */
+ * with E = hist_exp, a multiplication by a power of two (exact in floating point), so the
+ * bin of x at exponent E+k is the bin at E shifted right by k: rebinning sums groups of 2^k
+ * bins and gives the bins a direct count at E+k would give.  Per-worker partial results are
+ * integer counts and extremes, so how tasks fall on workers does not matter either. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,7 +23,7 @@ _Static_assert(BINS == 1 << BINS_LOG2, "BINS_LOG2 must match QP_CALIB_BINS");
                                        depend on the thread count (they are exact anyway) */
 #define SECTION_VERSION 1
 
-/* One worker's partial result of a pass.  Zeroed between calls (hist, sub) or set per pass. */
+/* One worker's partial result of a pass: hist is zero between calls, the rest set per pass. */
 struct part {
     uint32_t hist[2][BINS];         /* [0] x >= 0, [1] x < 0 */
     double mn, mx;

@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "qp/cli.h"
@@ -95,16 +96,20 @@ int qp_outfile_open(qp_outfile *o, const char *path, const char *mode)
         int e = errno;
         free(o->path);
         free(o->tmp);
-        o->tmp = NULL;
+        memset(o, 0, sizeof *o);
         return qp_errorf(QP_ESYS, "cannot create '%s': %s", path, strerror(e));
     }
+    /* mkstemp makes the file 0600; give it the mode an ordinary creat would */
+    mode_t um = umask(0);
+    umask(um);
+    fchmod(fd, 0666 & ~um);
     o->f = fdopen(fd, mode);
     if (!o->f) {
         close(fd);
         unlink(o->tmp);
         free(o->path);
         free(o->tmp);
-        o->tmp = NULL;
+        memset(o, 0, sizeof *o);
         return qp_errorf(QP_ESYS, "cannot open '%s'", path);
     }
     qp_diag_atexit(outfile_cleanup, o);

@@ -643,8 +643,9 @@ int qp_qtable_store(qp_graph *g, const qp_qtable *t)
     Qpipe__QuantEntry **pent = qp_calloc((size_t)n + 1, sizeof *pent);
     Qpipe__CustomLayer *cl = qp_calloc((size_t)nc + 1, sizeof *cl);
     Qpipe__CustomLayer **pcl = qp_calloc((size_t)nc + 1, sizeof *pcl);
-    char *keys = qp_calloc((size_t)n + 1, 1100);
+    qp_arena *keys = qp_arena_new(1 << 14);
     uint8_t *buf = NULL;
+    char key[1100];
     if (!ent || !pent || !cl || !pcl || !keys) {
         rc = QP_ESYS;
         goto out;
@@ -656,7 +657,10 @@ int qp_qtable_store(qp_graph *g, const qp_qtable *t)
             continue;
         Qpipe__QuantEntry *q = &ent[m];
         qpipe__quant_entry__init(q);
-        q->key = qp_qtable_key(g, s[i], keys + (size_t)m * 1100, 1100);
+        if (!(q->key = qp_arena_strdup(keys, qp_qtable_key(g, s[i], key, sizeof key)))) {
+            rc = QP_ESYS;
+            goto out;
+        }
         q->quantizer = (char *)qp_quantizer_name(e->quantizer);
         q->qtype = (char *)qp_qtable_qtype_name(e->qtype);
         q->min_value = e->min;
@@ -694,7 +698,7 @@ int qp_qtable_store(qp_graph *g, const qp_qtable *t)
     rc = qp_graph_set_section(g, SECTION_KIND, SECTION_VERSION, buf, len);
 out:
     free(buf);
-    free(keys);
+    qp_arena_free(keys);
     free(ent);
     free(pent);
     free(cl);

@@ -610,15 +610,21 @@ static double score_data(const qp_qentry *e, const qp_value *v)
     return mse + power > 0 ? mse / (mse + power) : 0;
 }
 
+/* A score and its slot's place in graph order, for ties. */
+struct ranked {
+    qp_qscore s;
+    int rank;
+};
+
 static int cmp_score(const void *a, const void *b)
 {
-    const qp_qscore *x = a, *y = b;
-    int wx = x->slot.port != QP_QPORT_VALUE, wy = y->slot.port != QP_QPORT_VALUE;
+    const struct ranked *x = a, *y = b;
+    int wx = x->s.slot.port != QP_QPORT_VALUE, wy = y->s.slot.port != QP_QPORT_VALUE;
     if (wx != wy)
         return wx - wy;
-    if (x->score != y->score)
-        return x->score < y->score ? -1 : 1;
-    return x->slot.required - y->slot.required; /* the graph-order rank, see below */
+    if (x->s.score != y->s.score)
+        return x->s.score < y->s.score ? -1 : 1;
+    return x->rank - y->rank;
 }
 
 int qp_qtable_entropy(const qp_qtable *t, const qp_calib *c, qp_qscore **out, int *n)
@@ -630,9 +636,10 @@ int qp_qtable_entropy(const qp_qtable *t, const qp_calib *c, qp_qscore **out, in
     *n = 0;
     if (rc)
         return rc;
+    struct ranked *r = qp_calloc((size_t)ns + 1, sizeof *r);
     qp_qscore *sc = qp_calloc((size_t)ns + 1, sizeof *sc);
     char key[1100];
-    if (!sc)
+    if (!r || !sc)
         rc = QP_ESYS;
     for (int i = 0; !rc && i < ns; i++) {
         const qp_qentry *e = qp_qtable_entry(t, s[i]);
@@ -653,17 +660,15 @@ int qp_qtable_entropy(const qp_qtable *t, const qp_calib *c, qp_qscore **out, in
             }
             score = score_hist(e, hist_of(ct->hist_pos, ct->hist_exp), hist_of(ct->hist_neg, ct->hist_exp));
         }
-        sc[k].slot = s[i];
-        sc[k].slot.required = i; /* rank for ties; restored below */
-        sc[k].score = score;
-        k++;
+        r[k++] = (struct ranked){{s[i], score}, i};
     }
     if (!rc) {
-        qsort(sc, (size_t)k, sizeof *sc, cmp_score);
+        qsort(r, (size_t)k, sizeof *r, cmp_score);
         for (int i = 0; i < k; i++)
-            sc[i].slot.required = s[sc[i].slot.required].required;
+            sc[i] = r[i].s;
     }
     free(s);
+    free(r);
     if (rc) {
         free(sc);
         return rc;

@@ -176,16 +176,10 @@ static int build(struct yp *P, yaml_event_t *ev, int depth, struct ynode **out)
         if (!rc) {
             qsort(keys, cnt / 2, sizeof *keys, cmp_key);
             for (size_t i = 1; !rc && i < cnt / 2; i++)
-                if (!strcmp(keys[i]->v, keys[i - 1]->v)) {
-                    const struct ynode *first = keys[i - 1], *dup = keys[i];
-                    if (dup->line < first->line || (dup->line == first->line && dup->col < first->col)) {
-                        const struct ynode *x = first;
-                        first = dup;
-                        dup = x;
-                    }
+                if (!strcmp(keys[i]->v, keys[i - 1]->v)) { /* sorted by position too */
                     char q[64];
-                    rc = yerr(P, dup->line, dup->col, "duplicate key '%s' (first at line %d)",
-                              qp_tensorio_quote(q, sizeof q, dup->v, strlen(dup->v)), first->line);
+                    rc = yerr(P, keys[i]->line, keys[i]->col, "duplicate key '%s' (first at line %d)",
+                              qp_tensorio_quote(q, sizeof q, keys[i]->v, strlen(keys[i]->v)), keys[i - 1]->line);
                 }
         }
         free(keys);

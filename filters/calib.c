@@ -300,9 +300,11 @@ static int summary(void)
     int rc = qp_calib_load(g, &c);
     if (rc)
         qp_diag_exit(rc);
-    printf("# calib: %lld samples of %lld selected, batch size %d, moving-average weight %.17g, %d bins, "
-           "%zu bytes\n", (long long)c->n_samples, (long long)c->n_selected, c->batch_size,
-           c->moving_average_weight, QP_CALIB_BINS, qp_graph_section(g, "calib")->len);
+    char maw[40];
+    fmt_double(maw, sizeof maw, c->moving_average_weight);
+    printf("# calib: %lld samples of %lld selected, batch size %d, moving-average weight %s, %d bins, "
+           "%zu bytes\n", (long long)c->n_samples, (long long)c->n_selected, c->batch_size, maw,
+           QP_CALIB_BINS, qp_graph_section(g, "calib")->len);
     printf("# tensor\tname\tmin\tmax\tcount\tnonfinite\thist_exp\tsamples\n");
     for (int vi = 0; vi < g->n_values; vi++) {
         const qp_calib_tensor *t = &c->t[vi];

@@ -1,7 +1,7 @@
 /* calib --merge: combines the calib sections of streams of one model (shards of one run)
  * into the section a single run would have written, and writes the first stream with it.
- * The history entry is the shards' calib command without --shard: the run the merge
- * reproduces, so the merged stream is the single run's, byte for byte. */
+ * Once all shards are in, the history entry is the shards' calib command without --shard:
+ * the run the merge reproduces, so the merged stream is the single run's, byte for byte. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -119,29 +119,44 @@ int qp_cal_merge(int n_files, char **files, int argc, char **argv)
     int rc = qp_calib_store(g, c);
     if (rc)
         qp_diag_exit(rc);
+    int complete = c->n_samples == c->n_selected;
     qp_calib_free(c);
 
-    /* history: the first stream's, its last calib entry replaced by that entry without
-     * --shard K/N (if it has none, the merge records itself) */
-    const qp_history *last = g->n_history ? &g->history[g->n_history - 1] : NULL;
-    if (last && !strcmp(last->tool, qp_diag_prog())) {
-        char **args = qp_calloc((size_t)last->n_args + 2, sizeof *args);
+    /* History.  The first stream's last calib run (an entry with --input-meta, perhaps
+     * followed by entries of earlier merges): once the statistics are complete, it stands
+     * without its --shard option in place of all that (the single run this equals);
+     * before that, the merge records itself. */
+    const char *me = qp_diag_prog();
+    int run = -1;
+    for (int h = g->n_history - 1; h >= 0 && run < 0; h--) {
+        const qp_history *e = &g->history[h];
+        int is_calib = !strcmp(e->tool, me), is_merge = 0;
+        for (int a = 0; is_calib && a < e->n_args; a++)
+            is_merge |= !strcmp(e->args[a], "--merge");
+        if (is_calib && !is_merge)
+            run = h;
+        else if (!is_merge)
+            break;                      /* another filter ran after calib: keep everything */
+    }
+    if (!complete || run < 0) {
+        qp_cli_write_ir(g, argc, argv);
+    } else {
+        const qp_history *e = &g->history[run];
+        char **args = qp_calloc((size_t)e->n_args + 2, sizeof *args);
         if (!args)
             qp_diag_exit(QP_ESYS);
         int n = 0;
-        args[n++] = (char *)qp_diag_prog();
-        for (int a = 0; a < last->n_args; a++) {
-            if (!strcmp(last->args[a], "--shard") && a + 1 < last->n_args) {
+        args[n++] = (char *)me;
+        for (int a = 0; a < e->n_args; a++) {
+            if (!strcmp(e->args[a], "--shard") && a + 1 < e->n_args) {
                 a++;
                 continue;
             }
-            args[n++] = (char *)last->args[a];
+            args[n++] = (char *)e->args[a];
         }
-        g->n_history--;
+        g->n_history = run;
         qp_cli_write_ir(g, n, args);
         free(args);
-    } else {
-        qp_cli_write_ir(g, argc, argv);
     }
     qp_graph_free(g);
     return 0;

@@ -149,7 +149,7 @@ static void parse(int argc, char **argv, struct opts *o)
 
 struct entropy_arg {
     const qp_qtable *t;
-    const qp_qscore *s;
+    qp_qscore *s;
     int n;
 };
 
@@ -166,12 +166,12 @@ static int write_entropy(FILE *f, const struct entropy_arg *a)
 static void prepare(qp_outfile *out, const char *path, int (*fn)(FILE *, const void *), const void *arg)
 {
     int rc = qp_outfile_open(out, path, "w");
-    if (!rc) { /* mkstemp made it 0600: give it the mode a plain create would */
-        mode_t mask = umask(0);
-        umask(mask);
-        if (fchmod(fileno(out->f), 0666 & ~mask))
-            rc = qp_errorf(QP_ESYS, "cannot write '%s': %s", path, strerror(errno));
-    }
+    if (rc)
+        qp_diag_exit(rc);
+    mode_t mask = umask(0); /* mkstemp made it 0600: give it the mode a plain create would */
+    umask(mask);
+    if (fchmod(fileno(out->f), 0666 & ~mask))
+        rc = qp_errorf(QP_ESYS, "cannot write '%s': %s", path, strerror(errno));
     if (!rc && (rc = fn(out->f, arg)))
         rc = qp_error_prefix(rc, "cannot write '%s'", path);
     if (rc) {
@@ -218,10 +218,8 @@ int main(int argc, char **argv)
     if (o.entropy) {
         if (!c)
             qp_diag_die(QP_EINPUT, "--compute-entropy needs the calibration statistics: run calib first");
-        qp_qscore *s;
-        if ((rc = qp_qtable_entropy(t, c, &s, &ea.n)))
+        if ((rc = qp_qtable_entropy(t, c, &ea.s, &ea.n)))
             qp_diag_exit(rc);
-        ea.s = s;
     }
     if ((rc = qp_qtable_store(g, t)))
         qp_diag_exit(rc);
@@ -233,7 +231,7 @@ int main(int argc, char **argv)
     qp_cli_write_ir(g, argc, argv);
     if ((o.yaml && (rc = qp_outfile_commit(&yaml))) || (o.entropy && (rc = qp_outfile_commit(&ent))))
         qp_diag_exit(rc);
-    free((void *)ea.s);
+    free(ea.s);
     qp_qtable_free(t);
     qp_calib_free(c);
     qp_graph_free(g);

@@ -140,7 +140,10 @@ relu_model() {
     for k in 1 2 3; do calib --input-meta bf.yml --shard "$k/3" < bf.ir > "s$k.ir"; done
     calib --merge s3.ir s1.ir s2.ir | cmp - "$F/single.ir"
     calib --merge s2.ir s3.ir > s23.ir
+    run -0 qinfer --summary < s23.ir      # incomplete: the merge records itself
+    [ "${lines[3]}" = "# history 2: calib 0.1.0 --merge s2.ir s3.ir" ]
     calib --merge s23.ir s1.ir | cmp - "$F/single.ir"
+    calib --merge s1.ir s23.ir | cmp - "$F/single.ir"
 }
 
 @test "calib: QP_THREADS=1 and 2 give the same bytes" {
@@ -215,6 +218,16 @@ relu_model() {
     run -0 --separate-stderr bash -c 'calib -q --input-meta bf.yml < bf.ir > o.ir'
     [ -z "$stderr" ]
     cmp o.ir "$F/single.ir"
+}
+
+@test "calib: a progress bar when stderr is a terminal, none with -q" {
+    need_blaze
+    command -v script >/dev/null || skip "no script(1) to make a terminal"
+    run -0 script -qec "calib --input-meta bf.yml < bf.ir > o.ir" /dev/null
+    [[ "$output" == *"calib: [##############################] 6/6 samples, "* ]]
+    cmp o.ir "$F/single.ir"
+    run -0 script -qec "calib -q --input-meta bf.yml < bf.ir > o.ir" /dev/null
+    [ -z "$output" ]
 }
 
 # ---- dataset lists (RELIABILITY.md) ----
@@ -467,6 +480,18 @@ relu_model() {
     calib --input-meta y.yml --shard 2/2 < y.ir > b.ir
     calib --merge b.ir a.ir | cmp - single.ir
     [ "$(calib --summary < single.ir | awk -F'\t' '!/^#/ && ($5 == 0 || $8 != 2)' | wc -l)" -eq 0 ]
+}
+
+@test "calib: NaN reaching many tensors warns for the first eight and counts the rest" {
+    require_file "$QP_CACHE/models/yolov5s.onnx"
+    onnx2ir --inputmeta y.yml --dataset ds.txt "$QP_CACHE/models/yolov5s.onnx" > y.ir
+    mknpy nan.npy '1, 3, 640, 640' ''
+    printf '\x00\x00\xc0\x7f%.0s' $(seq 1228800) >> nan.npy
+    echo nan.npy > ds.txt
+    run -0 --separate-stderr bash -c 'calib --input-meta y.yml < y.ir > o.ir'
+    [ "${#stderr_lines[@]}" -eq 9 ]
+    [ "${stderr_lines[0]}" = "calib: warning: tensor '@images_266:out0' (images): 1228800 NaN/Inf values in sample 0 ('nan.npy'), left out of the statistics" ]
+    [[ "${stderr_lines[8]}" == "calib: warning: NaN/Inf values also in "*" more tensors (not listed)" ]]
 }
 
 @test "statistics module: exact rebinning, orders, shards, threads, corrupt sections" {

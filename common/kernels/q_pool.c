@@ -1,5 +1,6 @@
 /* Quantized pooling: the references and plane-parallel versions (integer sums are exact, so
- * the split by planes cannot change a result). */
+ * the split by planes cannot change a result); the fast MaxPool planes take the maximum by
+ * columns, then rows, which is the same maximum. */
 #include <assert.h>
 
 #include "qp/q_pool.h"
@@ -89,6 +90,46 @@ static void pool_plane(const qp_pool2d_q_params *p, int is_max, qp_qtype t, cons
         }
 }
 
+/* MaxPool of one plane by columns then rows (a maximum over a window is the maximum of the
+ * column maxima; taps outside the input are skipped in both passes, and a window with none
+ * gives the type's minimum in both): per output row, v[x] = max over its valid input rows,
+ * then y[ox] = max over the valid taps of v.  Both loops vectorize.  Input rows of at most
+ * MAXROW elements (the caller falls back to pool_plane above that). */
+#define MAXROW 4096
+#define MAX_PLANE(T)                                                                            \
+    static void max_plane_##T(const qp_pool2d_q_params *p, const T *x, T *y, T tmin)            \
+    {                                                                                           \
+        T v[MAXROW];                                                                            \
+        for (int oy = 0; oy < p->oh; oy++) {                                                    \
+            for (int ix = 0; ix < p->w; ix++)                                                   \
+                v[ix] = tmin;                                                                   \
+            for (int i = 0; i < p->kh; i++) {                                                   \
+                int iy = oy * p->stride_h - p->pad_top + i * p->dil_h;                          \
+                if (iy < 0 || iy >= p->h)                                                       \
+                    continue;                                                                   \
+                const T *row = x + (size_t)iy * p->w;                                           \
+                for (int ix = 0; ix < p->w; ix++)                                               \
+                    v[ix] = row[ix] > v[ix] ? row[ix] : v[ix];                                  \
+            }                                                                                   \
+            T *yr = y + (size_t)oy * p->ow;                                                     \
+            for (int ox = 0; ox < p->ow; ox++)                                                  \
+                yr[ox] = tmin;                                                                  \
+            for (int j = 0; j < p->kw; j++) {                                                   \
+                int off = j * p->dil_w - p->pad_left; /* ix = ox * stride_w + off */            \
+                int lo = off >= 0 ? 0 : (-off + p->stride_w - 1) / p->stride_w;                 \
+                int hi = p->w - 1 - off < 0 ? -1 : (p->w - 1 - off) / p->stride_w;              \
+                hi = hi < p->ow - 1 ? hi : p->ow - 1;                                           \
+                for (int ox = lo; ox <= hi; ox++) {                                             \
+                    T c = v[ox * p->stride_w + off];                                            \
+                    yr[ox] = c > yr[ox] ? c : yr[ox];                                           \
+                }                                                                               \
+            }                                                                                   \
+        }                                                                                       \
+    }
+MAX_PLANE(uint8_t)
+MAX_PLANE(int8_t)
+MAX_PLANE(int16_t)
+
 typedef struct pool_ctx {
     const qp_pool2d_q_params *p;
     int is_max;
@@ -96,6 +137,7 @@ typedef struct pool_ctx {
     const qp_qparams *in, *out;
     const void *x;
     void *y;
+    int fast;                   /* max: the separable planes */
 } pool_ctx;
 
 static void pool_task(void *vctx, int task, int worker)
@@ -104,6 +146,16 @@ static void pool_task(void *vctx, int task, int worker)
     const pool_ctx *c = vctx;
     const qp_pool2d_q_params *p = c->p;
     mul_cache mc = {c->in ? c->in->scale / c->out->scale : 1.0, -1, {0, 0}};
+    if (c->is_max && c->fast && p->w <= MAXROW) {
+        size_t xo = (size_t)task * p->h * p->w, yo = (size_t)task * p->oh * p->ow;
+        if (c->t == QP_QTYPE_U8)
+            max_plane_uint8_t(p, (const uint8_t *)c->x + xo, (uint8_t *)c->y + yo, 0);
+        else if (c->t == QP_QTYPE_I8)
+            max_plane_int8_t(p, (const int8_t *)c->x + xo, (int8_t *)c->y + yo, INT8_MIN);
+        else
+            max_plane_int16_t(p, (const int16_t *)c->x + xo, (int16_t *)c->y + yo, INT16_MIN);
+        return;
+    }
     pool_plane(p, c->is_max, c->t, c->in, c->out, &mc, c->x, (size_t)task * p->h * p->w, c->y,
                (size_t)task * p->oh * p->ow);
 }
@@ -111,7 +163,7 @@ static void pool_task(void *vctx, int task, int worker)
 static void pool_run(const qp_pool2d_q_params *p, int is_max, qp_qtype t, const qp_qparams *in,
                      const qp_qparams *out, const void *x, void *y, int threaded)
 {
-    pool_ctx c = {p, is_max, t, in, out, x, y};
+    pool_ctx c = {p, is_max, t, in, out, x, y, threaded};
     int planes = p->n * p->c;
     if (!threaded) {
         for (int i = 0; i < planes; i++)

@@ -25,6 +25,12 @@ median_of() {   # extracts median_ms=X from stdin
     sed -n 's/.*median_ms=\([0-9.]*\).*/\1/p' | head -n 1
 }
 
+# The quantized models: yolov5s calibrated on the images of tests/data/images, then the
+# integer simulation (qinfer --dtype quantized) of an asymmetric uint8 table (8-bit layers,
+# bar 1.5 x onnxruntime float at 1 thread) and an int16 dynamic fixed point table (16-bit
+# layers, bar 3 x), on the same input tensor as onnxruntime.
+QMODELS=${QMODELS:-yolov5s}
+
 printf '%-16s %3s %10s %10s %7s\n' model thr ort_ms qpipe_ms ratio
 echo "$models" | while read -r name file size; do
     [ $# -gt 0 ] && ! echo " $* " | grep -q " $name " && continue
@@ -52,5 +58,41 @@ echo "$models" | while read -r name file size; do
         done
         printf '%-16s %3s %10.2f %10.2f %7.2f\n' "$name" $t "$best_o" "$best_q" \
             "$(echo "$best_q $best_o" | awk '{ print $1 / $2 }')"
+    done
+done
+
+# ---- quantized ---------------------------------------------------------------------------------
+for name in $QMODELS; do
+    [ $# -gt 0 ] && ! echo " $* " | grep -q " $name\(-int8\|-int16\)\? " && continue
+    m=$cache/models/$name.onnx
+    d=$work/q_$name
+    mkdir -p "$d"
+    "$build/bin/onnx2ir" "$m" --inputmeta "$d/meta.yml" > "$d/m.ir"
+    # pixels to [0, 1], as yolov5 wants
+    sed -i 's/^        scale: 1\.0$/        scale: 0.00392156863/' "$d/meta.yml"
+    ls "$root"/tests/data/images/*.jpg > "$d/dataset.txt"
+    "$build/bin/calib" -q --input-meta "$d/meta.yml" < "$d/m.ir" > "$d/c.ir"
+    "$build/bin/qtable" --quantizer asymmetric_affine --qtype uint8 < "$d/c.ir" > "$d/int8.ir"
+    "$build/bin/qtable" --quantizer dynamic_fixed_point --qtype int16 < "$d/c.ir" > "$d/int16.ir"
+    node "$root/tests/ref/ort_run.js" "$m" "$d" --random-input 1 > /dev/null
+    for t in 1 2; do
+        best_o=; best_8=; best_16=
+        r=0
+        while [ $r -lt "$ROUNDS" ]; do
+            o=$(node "$root/tests/ref/ort_run.js" "$m" "$d/ort" --threads $t --runs "$RUNS" --bench \
+                  "$d/input_0.npy" | median_of)
+            q8=$(QP_THREADS=$t "$build/bin/qinfer" --dtype quantized --input "$d/input_0.npy" --repeat "$RUNS" -q \
+                  --output-dir "$d/q8" < "$d/int8.ir" 2>&1 | median_of)
+            q16=$(QP_THREADS=$t "$build/bin/qinfer" --dtype quantized --input "$d/input_0.npy" --repeat "$RUNS" -q \
+                  --output-dir "$d/q16" < "$d/int16.ir" 2>&1 | median_of)
+            best_o=$(echo "$o $best_o" | awk '{ if ($2 == "" || $1 < $2) print $1; else print $2 }')
+            best_8=$(echo "$q8 $best_8" | awk '{ if ($2 == "" || $1 < $2) print $1; else print $2 }')
+            best_16=$(echo "$q16 $best_16" | awk '{ if ($2 == "" || $1 < $2) print $1; else print $2 }')
+            r=$((r + 1))
+        done
+        for v in "int8:$best_8" "int16:$best_16"; do
+            printf '%-16s %3s %10.2f %10.2f %7.2f\n' "$name-${v%%:*}" $t "$best_o" "${v#*:}" \
+                "$(echo "${v#*:} $best_o" | awk '{ print $1 / $2 }')"
+        done
     done
 done

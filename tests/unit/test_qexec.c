@@ -790,6 +790,25 @@ static void test_fusion_counts(void)
     qp_qexec_free(x);
     qcase_free(&c);
 
+    /* set_input_raw takes the integers as they are held: the same result */
+    memset(&c, 0, sizeof c);
+    case_conv(&c);
+    qp_qexec_new(c.g, c.t, 0, &x);
+    qp_qparams px = {0.02, 131, QP_QTYPE_U8};
+    qp_tensor raw = c.in[0];
+    raw.dtype = QP_DT_U8;
+    raw.data = quant_input(&c.in[0], &px);
+    raw.nbytes = (size_t)qp_tensor_numel(&raw);
+    int rc = qp_qexec_set_input_raw(x, 0, &raw);
+    rc = rc ? rc : qp_qexec_run(x);
+    const qp_qtensor *o = qp_qexec_value(x, c.g->outputs[0]);
+    CHECK(!rc && o && !memcmp(o->t.data, c.want, c.n_want), "set_input_raw: rc %d or a different result", rc);
+    raw.dtype = QP_DT_I8;
+    CHECK(qp_qexec_set_input_raw(x, 0, &raw) == QP_EINPUT, "set_input_raw accepts the wrong dtype");
+    free(raw.data);
+    qp_qexec_free(x);
+    qcase_free(&c);
+
     memset(&c, 0, sizeof c);
     case_widen(&c);
     run_graph(c.g, c.t, &cfgs[0], c.in, buf, &x);
@@ -918,6 +937,34 @@ static void test_errors(void)
 
 /* ---- kernels: q_softmax, q_resize fast versus reference ------------------------------------ */
 
+/* The worked examples of qpipe(7): Softmax of (0, -25) at s_x 0.08 into u8 s 1/256 is (225, 31);
+ * half-pixel upsampling by 2 weighs the taps 512 and 1536. */
+static void test_examples(void)
+{
+    qp_qparams px = {0.08, 0, QP_QTYPE_I8}, py = {1.0 / 256, 0, QP_QTYPE_U8};
+    int32_t table[256];
+    qp_softmax_q_params p;
+    int8_t x[2] = {0, -25};
+    uint8_t y[2];
+    CHECK(!qp_softmax_q_init(&p, &px, &py, table) && table[0] == 1 << 30 && table[25] == 145315154,
+          "softmax table: E[0] %d, E[25] %d", table[0], table[25]);
+    qp_softmax_q__ref(&p, 1, 2, 1, x, y);
+    CHECK(y[0] == 225 && y[1] == 31, "softmax example: (%d, %d), want (225, 31)", y[0], y[1]);
+    qp_resize_params rp;
+    memset(&rp, 0, sizeof rp);
+    rp.mode = QP_RESIZE_LINEAR;
+    rp.coord = QP_RESIZE_HALF_PIXEL;
+    rp.rank = 1;
+    rp.in[0] = 4;
+    rp.out[0] = 8;
+    rp.scale[0] = 2;
+    int32_t i0[8], i1[8], lam[8];
+    qp_resize_q_axis a = {0, 0, i0, i1, lam};
+    qp_resize_q_axis_init(&rp, 0, &a);
+    CHECK(lam[1] == 512 && lam[2] == 1536 && i0[1] == 0 && i1[1] == 1 && i0[0] == 0 && i1[0] == 0 && lam[0] == 1536,
+          "resize example: lambda %d %d %d", lam[0], lam[1], lam[2]);
+}
+
 static void test_kernels(void)
 {
     static const qp_qtype types[3] = {QP_QTYPE_U8, QP_QTYPE_I8, QP_QTYPE_I16};
@@ -1029,6 +1076,7 @@ int main(int argc, char **argv)
         test_fusion_counts();
         test_hybrid();
         test_errors();
+        test_examples();
         test_kernels();
     }
     qp_threads_shutdown();
