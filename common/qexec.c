@@ -69,6 +69,8 @@ struct qp_qexec {
     size_t scratch_size;
     qp_qexec_hook hook;
     void *hook_ctx;
+    int *lstep;                 /* per node + 1: first step of the layer (qp_qexec_run_layer) */
+    int *lnode;                 /* per node: its ST_NODE step, -1 */
     int n_layers, n_converts, n_fused;
 };
 
@@ -807,12 +809,13 @@ void qp_qexec_set_hook(qp_qexec *x, qp_qexec_hook fn, void *ctx)
     x->hook_ctx = ctx;
 }
 
-int qp_qexec_run(qp_qexec *x)
+/* Steps [from, to) as a run does them, calling the hook when `hook` is set. */
+static int run_steps(qp_qexec *x, int from, int to, int hook)
 {
     const qp_graph *g = x->g;
     const qp_qtensor *in[QP_MAX_IO];
     qp_qtensor *out[QP_MAX_IO];
-    for (int k = 0; k < x->n_step; k++) {
+    for (int k = from; k < to; k++) {
         const struct step *st = &x->step[k];
         int rc = 0;
         if (st->kind == ST_NODE) {
@@ -832,7 +835,7 @@ int qp_qexec_run(qp_qexec *x)
         }
         if (rc)
             return rc;
-        if (x->hook && st->hook >= 0) {
+        if (hook && x->hook && st->hook >= 0) {
             const qp_node *n = &g->nodes[st->hook];
             for (int j = 0; j < n->n_out; j++)
                 out[j] = n->out[j] >= 0 && x->vslot[n->out[j]] >= 0 ? &x->slot[x->vslot[n->out[j]]].qt : NULL;
@@ -841,6 +844,80 @@ int qp_qexec_run(qp_qexec *x)
         }
     }
     return 0;
+}
+
+int qp_qexec_run(qp_qexec *x)
+{
+    return run_steps(x, 0, x->n_step, 1);
+}
+
+/* Without fusion the steps are, per layer in graph order: the conversions of its inputs, the
+ * layer, the conversions of its outputs; lstep[ni] is where layer ni's group starts. */
+static int layer_steps(qp_qexec *x)
+{
+    int nn = x->g->n_nodes;
+    x->lstep = qp_arena_array(x->arena, (size_t)nn + 2, sizeof *x->lstep);
+    x->lnode = qp_arena_array(x->arena, (size_t)nn + 1, sizeof *x->lnode);
+    if (!x->lstep || !x->lnode)
+        return QP_ESYS;
+    for (int ni = 0; ni < nn; ni++)
+        x->lnode[ni] = -1;
+    int start = 0, cur = -1;
+    for (int k = 0; k < x->n_step; k++) {
+        const struct step *st = &x->step[k];
+        if (st->kind == ST_NODE) {
+            for (int ni = cur + 1; ni <= st->ni; ni++)
+                x->lstep[ni] = start;
+            x->lnode[st->ni] = k;
+            cur = st->ni;
+        }
+        if (st->hook >= 0)
+            start = k + 1;
+    }
+    for (int ni = cur + 1; ni <= nn; ni++)
+        x->lstep[ni] = start;
+    return 0;
+}
+
+int qp_qexec_run_layer(qp_qexec *x, int ni, const qp_tensor *const *in)
+{
+    const qp_graph *g = x->g;
+    if (!(x->flags & QP_QEXEC_NO_FUSE))
+        return qp_errorf(QP_EUSAGE, "running layer by layer needs an executor without fusion");
+    if (ni < 0 || ni >= g->n_nodes)
+        return qp_errorf(QP_EUSAGE, "no layer %d", ni);
+    int rc;
+    if (!x->lstep && (rc = layer_steps(x)))
+        return rc;
+    int k = x->lnode[ni], end = x->lstep[ni + 1];
+    if (k < 0)
+        return 0;
+    if (!in)
+        return run_steps(x, x->lstep[ni], end, 0);
+    const struct step *st = &x->step[k];
+    const qp_node *n = &g->nodes[ni];
+    for (int j = 0; j < n->n_in; j++) {
+        if (st->in[j] < 0 || x->slot[st->in[j]].is_const)
+            continue;
+        struct slot *s = &x->slot[st->in[j]];
+        const qp_value *v = &g->values[n->in[j]];
+        const qp_tensor *t = in[j];
+        size_t numel = value_numel(g, s->value);
+        if (!t || t->nbytes != numel * qp_dtype_size(t->dtype))
+            return qp_errorf(QP_EUSAGE, "layer %d: input %d ('%s') not given or of another size", ni, j, v->name);
+        if (s->qt.r.kind == QP_QREP_NATIVE) {
+            if (t->dtype != s->qt.t.dtype)
+                return qp_errorf(QP_EINPUT, "input '%s' expects %s, got %s", v->name,
+                                 qp_dtype_name(s->qt.t.dtype), qp_dtype_name(t->dtype));
+            memcpy(s->qt.t.data, t->data, s->qt.t.nbytes);
+            continue;
+        }
+        if (t->dtype != QP_DT_F32)
+            return qp_errorf(QP_EINPUT, "input '%s' expects float32, got %s", v->name, qp_dtype_name(t->dtype));
+        qp_qrep from = {QP_QREP_FLOAT, {0, 0, 0}, QP_DT_F32, 1, 0};
+        qp_qops_convert(&from, &s->qt.r, numel, t->data, s->qt.t.data);
+    }
+    return run_steps(x, k, end, 0);
 }
 
 const qp_qtensor *qp_qexec_value(const qp_qexec *x, int vi)

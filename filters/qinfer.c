@@ -10,10 +10,12 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "qinfer_analyze.h"
 #include "qp/cli.h"
 #include "qp/diag.h"
 #include "qp/exec.h"
 #include "qp/graph.h"
+#include "qp/stream.h"
 #include "qp/qexec.h"
 #include "qp/qtable.h"
 #include "qp/samples.h"
@@ -36,6 +38,14 @@ static const char usage[] =
     "  --raw                  with --dtype quantized: also write each tensor's integers\n"
     "                         as .npy of its integer type, same names, under DIR/raw/\n"
     "  --summary              print the layers of the stream and exit\n"
+    "  --analyze              per-layer error of the quantized stream against float over\n"
+    "                         --iterations samples of the --input-meta dataset: entire\n"
+    "                         (accumulated) and single (the layer alone) cosine, Euclidean\n"
+    "                         distance, SQNR; a table on stdout, worst entire cosine first\n"
+    "  --tsv FILE             with --analyze: the same figures in graph order\n"
+    "  --svg FILE             with --analyze: both SQNRs per layer as an SVG plot\n"
+    "  --suggest N            with --analyze: a customized_quantize_layers YAML block of\n"
+    "                         the N layers of lowest single cosine, in 16 bits\n"
     "  -q, --quiet            no per-iteration line on stderr\n"
     "  -v, --verbose          memory plan and timing on stderr\n"
     "  -h, --help             this help\n"
@@ -46,7 +56,9 @@ struct opts {
     const char *meta, *outdir, *dtype;
     const char *inputs[64];
     int n_inputs, iterations, repeat, want_tensor, want_npy, dump_all, summary, verbose, quiet;
-    int quantized, raw;
+    int quantized, raw, analyze;
+    const char *tsv, *svg;
+    int suggest;
 };
 
 struct dumper {
@@ -54,18 +66,35 @@ struct dumper {
     int iter;
 };
 
+/* Acuity's dump name iter_<i>_<key, '/' -> '_'>_out<k>_<dims>.<ext>.  File names are
+ * limited to 255 bytes and tf2onnx keys can be longer: such a key keeps its first 160
+ * bytes and its last 40 around a '~' and the 16-hex FNV-1a hash of the whole key, so the
+ * name stays unique and recognisable. */
 static int fmt_name(char *buf, size_t n, int iter, const char *key, int port, const qp_tensor *t,
                     const char *ext)
 {
-    int len = snprintf(buf, n, "iter_%d_", iter);
-    for (const char *k = key; *k && (size_t)len < n - 1; k++)
-        buf[len++] = *k == '/' ? '_' : *k;
-    buf[len] = 0;
-    len += snprintf(buf + len, n - (size_t)len, "_out%d", port);
-    for (int d = 0; d < t->rank && (size_t)len < n; d++)
-        len += snprintf(buf + len, n - (size_t)len, "_%lld", (long long)t->dims[d]);
-    len += snprintf(buf + len, n - (size_t)len, ".%s", ext);
-    return (size_t)len < n ? 0 : qp_errorf(QP_EUSAGE, "layer key '%s' makes a file name too long", key);
+    char tail[256];
+    int tl = snprintf(tail, sizeof tail, "_out%d", port);
+    for (int d = 0; d < t->rank && (size_t)tl < sizeof tail; d++)
+        tl += snprintf(tail + tl, sizeof tail - (size_t)tl, "_%lld", (long long)t->dims[d]);
+    tl += snprintf(tail + tl, sizeof tail - (size_t)tl, ".%s", ext);
+    char k[1024];
+    size_t kl = strlen(key);
+    if (kl >= sizeof k)
+        kl = sizeof k - 1;
+    for (size_t i = 0; i < kl; i++)
+        k[i] = key[i] == '/' ? '_' : key[i];
+    k[kl] = 0;
+    char pre[32];
+    int pl = snprintf(pre, sizeof pre, "iter_%d_", iter);
+    if ((size_t)pl + kl + (size_t)tl > 255 && kl > 218) {
+        char shortk[256];
+        snprintf(shortk, sizeof shortk, "%.160s~%016llx~%s", k,
+                 (unsigned long long)qp_fnv1a64(QP_FNV1A64_INIT, key, strlen(key)), k + kl - 40);
+        snprintf(k, sizeof k, "%s", shortk);
+    }
+    int len = snprintf(buf, n, "%s%s%s", pre, k, tail);
+    return len > 0 && (size_t)len < n ? 0 : qp_errorf(QP_EUSAGE, "layer key '%s' makes a file name too long", key);
 }
 
 static int write_one(const struct opts *o, int iter, const char *key, int port, const qp_tensor *t)
@@ -182,14 +211,17 @@ static void summary(const qp_graph *g)
 
 static void parse(int argc, char **argv, struct opts *o)
 {
-    enum { O_META = 256, O_INPUT, O_ITER, O_OUTDIR, O_FORMAT, O_DUMP, O_DTYPE, O_SUMMARY, O_REPEAT, O_RAW };
+    enum { O_META = 256, O_INPUT, O_ITER, O_OUTDIR, O_FORMAT, O_DUMP, O_DTYPE, O_SUMMARY, O_REPEAT, O_RAW,
+           O_ANALYZE, O_TSV, O_SVG, O_SUGGEST };
     static const struct option lo[] = {
         { "input-meta", required_argument, 0, O_META }, { "with-input-meta", required_argument, 0, O_META },
         { "input", required_argument, 0, O_INPUT },     { "iterations", required_argument, 0, O_ITER },
         { "output-dir", required_argument, 0, O_OUTDIR }, { "format", required_argument, 0, O_FORMAT },
         { "dump-all", no_argument, 0, O_DUMP },          { "dtype", required_argument, 0, O_DTYPE },
         { "summary", no_argument, 0, O_SUMMARY },        { "repeat", required_argument, 0, O_REPEAT },
-        { "raw", no_argument, 0, O_RAW },        { "quiet", no_argument, 0, 'q' },
+        { "raw", no_argument, 0, O_RAW },                { "analyze", no_argument, 0, O_ANALYZE },
+        { "tsv", required_argument, 0, O_TSV },          { "svg", required_argument, 0, O_SVG },
+        { "suggest", required_argument, 0, O_SUGGEST },        { "quiet", no_argument, 0, 'q' },
         { "verbose", no_argument, 0, 'v' },              { 0, 0, 0, 0 },
     };
     memset(o, 0, sizeof *o);
@@ -242,6 +274,16 @@ static void parse(int argc, char **argv, struct opts *o)
             o->quantized = !strcmp(optarg, "quantized");
             break;
         case O_RAW: o->raw = 1; break;
+        case O_ANALYZE: o->analyze = 1; break;
+        case O_TSV: o->tsv = optarg; break;
+        case O_SVG: o->svg = optarg; break;
+        case O_SUGGEST:
+            errno = 0;
+            long sg = strtol(optarg, &end, 10);
+            if (*end || errno || sg < 1 || sg > 1000000)
+                qp_cli_usage_error("--suggest '%s' is not a count from 1 to 1000000", optarg);
+            o->suggest = (int)sg;
+            break;
         case O_SUMMARY: o->summary = 1; break;
         case 'q': o->quiet = 1; break;
         case 'v': o->verbose = 1; break;
@@ -255,6 +297,12 @@ static void parse(int argc, char **argv, struct opts *o)
         qp_cli_usage_error("--iterations needs the dataset of --input-meta, not --input");
     if (o->raw && !o->quantized)
         qp_cli_usage_error("--raw needs --dtype quantized");
+    if ((o->tsv || o->svg || o->suggest) && !o->analyze)
+        qp_cli_usage_error("--%s needs --analyze", o->tsv ? "tsv" : o->svg ? "svg" : "suggest");
+    if (o->analyze && (!o->meta || o->n_inputs))
+        qp_cli_usage_error("--analyze needs the dataset of --input-meta FILE (and no --input)");
+    if (o->analyze && (o->dump_all || o->raw || o->repeat > 1 || o->summary))
+        qp_cli_usage_error("--analyze writes no tensors: drop --dump-all, --raw, --repeat and --summary");
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -348,7 +396,7 @@ int main(int argc, char **argv)
         qp_graph_free(g);
         return fflush(stdout) ? QP_ESYS : 0;
     }
-    if (o.quantized && !qp_graph_section(g, "qtable"))
+    if ((o.quantized || o.analyze) && !qp_graph_section(g, "qtable"))
         qp_diag_die(QP_EINPUT, "no quantization table in the stream: run qtable first");
     if (!o.n_inputs && !o.meta && g->n_inputs) /* a model without inputs (all constant) needs neither */
         qp_cli_usage_error("give --input FILE or --input-meta FILE with a dataset");
@@ -359,6 +407,14 @@ int main(int argc, char **argv)
     if (!o.n_inputs && o.iterations > qp_samples_count(io))
         qp_diag_die(QP_EUSAGE, "--iterations %d but the dataset has %d samples", o.iterations,
                     qp_samples_count(io));
+    if (o.analyze) {
+        struct qinfer_analyze_opts ao = { o.iterations, o.suggest, o.quiet, o.tsv, o.svg };
+        if ((rc = qinfer_analyze(&ao, g, io)))
+            qp_diag_exit(rc);
+        qp_samples_close(io);
+        qp_graph_free(g);
+        return fflush(stdout) ? QP_ESYS : 0;
+    }
     if (mkdir(o.outdir, 0777) && errno != EEXIST)
         qp_diag_die(QP_ESYS, "cannot create '%s': %s", o.outdir, strerror(errno));
     if (o.quantized)

@@ -45,27 +45,6 @@ int qp_qops_check_table(void)
     return 0;
 }
 
-static int cmp_str(const void *a, const void *b)
-{
-    return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
-const char *qp_qops_list(void)
-{
-    static char buf[4096];
-    const char *names[512];
-    int n = 0;
-    for (size_t f = 0; f < N_FAMILIES; f++)
-        for (int i = 0; i < *families[f].count && n < 512; i++)
-            names[n++] = families[f].ops[i].name;
-    qsort(names, (size_t)n, sizeof names[0], cmp_str);
-    size_t pos = 0;
-    buf[0] = 0;
-    for (int i = 0; i < n && pos < sizeof buf; i++)
-        pos += (size_t)snprintf(buf + pos, sizeof buf - pos, "%s%s", i ? " " : "", names[i]);
-    return buf;
-}
-
 int qp_qops_error(const qp_graph *g, int ni, const char *fmt, ...)
 {
     char buf[768];

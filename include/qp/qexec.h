@@ -43,6 +43,14 @@ int qp_qexec_set_input(qp_qexec *x, int i, const qp_tensor *t);
 int qp_qexec_set_input_raw(qp_qexec *x, int i, const qp_tensor *t);
 void qp_qexec_set_hook(qp_qexec *x, qp_qexec_hook fn, void *ctx);
 int qp_qexec_run(qp_qexec *x);
+/* Layer by layer (QP_QEXEC_NO_FUSE only; the hook is not called).  With in NULL: layer ni's
+ * steps as qp_qexec_run does them (conversions of its inputs, the layer, conversions of its
+ * outputs); calling it for every layer in graph order is a whole run.  With in: in[j] is the
+ * float32 (or, for a tensor that is not float, its own type) value of input j, NULL for
+ * constants; each is quantized to the representation the layer wants (as a conversion would)
+ * and the layer runs on those, so only its own arithmetic differs from the float op.  Its
+ * outputs are then read with qp_qexec_value until the next call. */
+int qp_qexec_run_layer(qp_qexec *x, int ni, const qp_tensor *const *in);
 /* The tensor of value vi after a run: graph inputs, outputs and constants always; other values
  * only inside the hook for the layer that produced them; NULL for a value never materialized. */
 const qp_qtensor *qp_qexec_value(const qp_qexec *x, int vi);

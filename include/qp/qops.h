@@ -74,17 +74,17 @@ typedef struct qp_qop {
     int (*set_clamp)(qp_qnode *n, int32_t lo, int32_t hi);
 } qp_qop;
 
-/* The rule for an op type, or NULL: the integer rules first, then, for layers whose table entry
- * is float (bfloat16, float16, float32) or whose outputs are not float tensors (shapes, bools),
- * the float rule, which runs the float op (qp/op.h) on dequantized inputs. */
+/* The integer rule of an op type, or NULL. */
 const qp_qop *qp_qops_find(const char *op_type);
-/* The float rule itself (the executor uses it for float layers). */
+/* The float rule: runs the float op (qp/op.h) on dequantized inputs, rounds float outputs to
+ * their format and leaves quantized ones to a boundary conversion.  The executor takes it for
+ * layers whose table entry is float (bfloat16, float16, float32), for layers on tensors that
+ * are not float (shapes, bools), and for ops without an integer rule whose outputs are not
+ * quantized (a comparison of quantized tensors). */
 const qp_qop *qp_qops_float(void);
 /* Every integer rule's name is an op of the float table, and no name appears twice: 0, or
  * QP_EINPUT naming the first offender (the checker in tests/unit/test_qexec.c calls it). */
 int qp_qops_check_table(void);
-/* Comma-separated op types with an integer rule (static buffer). */
-const char *qp_qops_list(void);
 
 /* ---- helpers for rules and the executor ---------------------------------------------------- */
 

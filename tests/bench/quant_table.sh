@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The README's quantization table: output cosine against float32 per model, quantizer and
 # calibration algorithm.  Calibrates on the first 16 photos of tests/cache/images, evaluates
-# on 8 others (the mean cosine over the 8 samples and over the model's outputs; per output
+# on 8 others (PP-OCRv4 det: 16 and 8 pages of text rendered here with ImageMagick) (the mean cosine over the 8 samples and over the model's outputs; per output
 # with -v).  usage: tests/bench/quant_table.sh [-v] [MODEL...]   (yolov5s ppocr_det
 # blazeface_front mlsd_tiny)
 set -euo pipefail
@@ -28,6 +28,23 @@ mlsd_tiny mlsd_320x320_tiny.onnx - 0 1 rgba"
 mean_cos() {   # mean of the cos column of tsim --tsv over the attach_ (model output) rows
     awk -F'\t' 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == "cos") c = i; next }
                 $0 ~ /attach_/ { s += $c; n++ } END { if (n) printf "%.6f", s / n; else print "-" }'
+}
+
+text_list() {  # N OUT_LIST: pages of rendered text lines (PP-OCR det is a text detector)
+    local words="qpipe hybrid quantization int8 int16 yolov5s detector NPU deployment golden tensor cosine
+Acuity calibration histogram divergence percentile converter boundary runtime kernel packed"
+    : > "$2"
+    for i in $(seq 1 "$1"); do
+        local args=() y=60
+        for l in 1 2 3 4 5 6; do
+            local line=$(echo $words | tr ' ' '\n' | awk -v s=$((i * 7 + l)) 'NR % 5 == s % 5 || NR % 7 == s % 7' | head -n 6 | tr '\n' ' ')
+            args+=(-annotate "+$((20 + (i * l) % 90))+$y" "$line")
+            y=$((y + 70 + (i + l) % 30))
+        done
+        /usr/bin/convert -size 640x640 xc:white -fill black -font DejaVu-Sans -pointsize $((24 + i % 12)) \
+            "${args[@]}" "$work/text_$i.png"
+        echo "$work/text_$i.png" >> "$2"
+    done
 }
 
 rgba_list() {  # LIST SIZE OUT_LIST: photos -> RGBA float32 .npy (alpha 255), for M-LSD
@@ -57,7 +74,11 @@ echo "$models" | while read -r name file size mean scale kind; do
     case $scale in *,*) scale_yaml="[$(echo "$scale" | sed 's/,/, /g')]" ;; esac
     sed -i -e "/^ *mean:/,/^ *scale:/{/^ *- /d}" -e "s/^\( *mean:\).*/\1 [$mean_yaml]/" \
         -e "s/^\( *scale:\).*/\1 $scale_yaml/" "$d/meta.yml"
-    if [ "$kind" = rgba ]; then
+    if [ "$name" = ppocr_det ]; then
+        text_list 24 "$d/all.txt"
+        head -n 16 "$d/all.txt" > "$d/calib.txt"
+        tail -n 8 "$d/all.txt" > "$d/eval.txt"
+    elif [ "$kind" = rgba ]; then
         rgba_list "$work/calib.txt" 320 "$d/calib.txt"
         rgba_list "$work/eval.txt" 320 "$d/eval.txt"
     else

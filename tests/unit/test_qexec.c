@@ -1,12 +1,13 @@
 /* Checker for the quantized executor (qp/qexec.h) and its op rules (qp/qops.h): small graphs
  * built here (conv + fused Relu, depthwise i16, Add with broadcast, Concat of three parameter
  * sets, Sigmoid and SiLU tables, MaxPool with a requantized output, linear and nearest Resize,
- * Softmax, MatMul, a 16-bit conv behind an 8-bit producer, a bfloat16 layer between integer
- * ones) run through qexec and compared bit for bit with the same arithmetic done directly on
- * the __ref kernels, with stored golden integer outputs (tests/data/golden/qexec_*.bin), across
- * 1 and 2 threads, fused and unfused, reference and fast kernels; the new kernels (q_softmax,
- * q_resize) against their references on random shapes; the rule table against the float op
- * table; and the one-line errors of layers without an integer rule.
+ * Softmax, MatMul, Gemm, BatchNormalization, a 16-bit conv behind an 8-bit producer) run
+ * through qexec and compared bit for bit with the same arithmetic done directly on the __ref
+ * kernels and with stored golden integer outputs (tests/data/golden/qexec_*.bin), across 1 and
+ * 2 threads, fused and unfused, reference, scalar and AVX2 kernels; a bfloat16 layer between
+ * integer ones; the new kernels (q_softmax, q_resize) against their references on random
+ * shapes and the worked examples of qpipe(7); the rule table against the float op table; and
+ * the one-line errors of layers without an integer rule.
  * Usage: test_qexec [-v] [--golden DIR] [--regen DIR]
  * Exits non-zero on any failure; the last line is "N passed, M failed". */
 #include <math.h>
@@ -657,6 +658,55 @@ static int case_matmul(qcase *c)
     return 0;
 }
 
+/* Gemm transB = 1, alpha 0.5, beta 2, C a row: i8 [2,6] x constant [4,6]^T -> u8; alpha folds
+ * into the multipliers, beta into the bias. */
+static int case_gemm(qcase *c)
+{
+    qp_graph *g = c->g = g_new(13);
+    int64_t xd[2] = {2, 6}, wd[2] = {4, 6}, cd[1] = {4};
+    float w[24], cv[4] = {0.5f, -1.0f, 0.25f, 2.0f};
+    seed(14);
+    ffill(w, 24, -1, 1);
+    int x = g_input(g, "x", 2, xd);
+    int ins[3] = {x, g_const(g, "w", QP_DT_F32, 2, wd, w), g_const(g, "c", QP_DT_F32, 1, cd, cv)};
+    int gm = g_node(g, "Gemm", "Gemm_0", 3, ins, 1);
+    qp_node_set_int(g, gm, "transB", 1);
+    qp_node_set_float(g, gm, "alpha", 0.5f);
+    qp_node_set_float(g, gm, "beta", 2.0f);
+    g_output(g, out0(g, gm));
+    if (g_finish(g))
+        return -1;
+    qp_qtable *t = c->t = qp_qtable_new(g);
+    ent_i8(t, x, 0.02, -20);
+    ent_u8(t, out0(g, gm), 0.05, 90);
+    ent(t, &t->weight[gm], QP_QZ_SYMMETRIC_AFFINE, QP_DT_I8, 1.0 / 127, 0);
+    c->in[0] = ftensor(2, xd, -2, 2);
+    c->n_in = 1;
+    qp_qparams px = {0.02, -20, QP_QTYPE_I8};
+    int8_t *xq = quant_input(&c->in[0], &px), wq[24], xt[12];
+    for (int i = 0; i < 24; i++)
+        wq[i] = (int8_t)qp_quantize_clamp(w[i], 1.0 / 127, 0, -128, 127);
+    for (int m = 0; m < 2; m++)
+        for (int k = 0; k < 6; k++)
+            xt[k * 2 + m] = xq[m * 6 + k];
+    int32_t bq[4];
+    qp_qmul mul[4];
+    for (int n = 0; n < 4; n++) {
+        bq[n] = qp_quantize_bias32(2.0 * cv[n], 0.02 / 127);
+        qp_requant_multiplier(0.5 * 0.02 / 127 / 0.05, &mul[n]);
+    }
+    uint8_t ct[8];
+    qp_gemm_q_args a = {4, 2, 6, NULL, xt, 2, QP_QTYPE_I8, -20, NULL, NULL, bq, mul, QP_QTYPE_U8, 90, 0, 255, ct, 2};
+    qp_gemm_q8__ref(&a, wq, 6);
+    c->n_want = 8;
+    c->want = xmalloc(8);
+    for (int m = 0; m < 2; m++)
+        for (int n = 0; n < 4; n++)
+            c->want[m * 4 + n] = ct[n * 2 + m];
+    free(xq);
+    return 0;
+}
+
 /* A 16-bit 1x1 conv (i16 weights) fed by an 8-bit producer: the u8 input is widened to i16
  * (q - zp, same scale) by a conversion the executor inserts. */
 static int case_widen(qcase *c)
@@ -697,6 +747,49 @@ static int case_widen(qcase *c)
     return 0;
 }
 
+/* BatchNormalization of an i8 [2,3,2,5] (not folded): a depthwise 1x1 convolution with
+ * per-channel symmetric weights (|q| 127) for a = scale / sqrt(var + eps), bias b = B - mean a. */
+static int case_bn(qcase *c)
+{
+    qp_graph *g = c->g = g_new(13);
+    int64_t xd[4] = {2, 3, 2, 5}, pd[1] = {3};
+    float sc[3] = {0.5f, -1.25f, 2.0f}, bb[3] = {0.1f, -0.2f, 0.3f}, mean[3] = {0.2f, 0.0f, -0.4f},
+          var[3] = {1.0f, 0.25f, 4.0f};
+    int x = g_input(g, "x", 4, xd);
+    int ins[5] = {x, g_const(g, "scale", QP_DT_F32, 1, pd, sc), g_const(g, "B", QP_DT_F32, 1, pd, bb),
+                  g_const(g, "mean", QP_DT_F32, 1, pd, mean), g_const(g, "var", QP_DT_F32, 1, pd, var)};
+    int bn = g_node(g, "BatchNormalization", "BatchNormalization_0", 5, ins, 1);
+    g_output(g, out0(g, bn));
+    if (g_finish(g))
+        return -1;
+    qp_qtable *t = c->t = qp_qtable_new(g);
+    ent_i8(t, x, 0.03, 10);
+    ent_i8(t, out0(g, bn), 0.02, -3);
+    seed(13);
+    c->in[0] = ftensor(4, xd, -3, 3);
+    c->n_in = 1;
+    qp_qparams px = {0.03, 10, QP_QTYPE_I8};
+    int8_t *xq = quant_input(&c->in[0], &px), wq[3];
+    double sw[3];
+    int32_t bq[3];
+    qp_qmul mul[3];
+    for (int k = 0; k < 3; k++) {
+        double a = (double)sc[k] / sqrt((double)var[k] + (double)1e-5f);
+        float af = (float)a, bf = (float)((double)bb[k] - (double)mean[k] * a);
+        sw[k] = fabs((double)af) / 127.0;
+        wq[k] = (int8_t)qp_quantize_clamp(af, sw[k], 0, -128, 127);
+        bq[k] = qp_quantize_bias32(bf, 0.03 * sw[k]);
+    }
+    qp_requant_layer_multipliers(0.03, sw, 3, 0.02, 3, mul);
+    qp_conv2d_q_params p = {2, 3, 10, 1, 3, 10, 1, 1, 1, 3, 1, 1, 1, 1, 0, 0, 0, 0};
+    qp_conv2d_q_quant q = {QP_QTYPE_I8, 10, QP_QTYPE_I8, -3, -128, 127, mul, bq};
+    c->n_want = 60;
+    c->want = xmalloc(60);
+    qp_conv2d_q8__ref(&p, &q, wq, xq, c->want);
+    free(xq);
+    return 0;
+}
+
 typedef struct gcase {
     const char *name;
     int (*build)(qcase *c);
@@ -706,7 +799,7 @@ static const gcase gcases[] = {
     {"conv", case_conv},       {"dw16", case_dw16},       {"add", case_add},
     {"concat", case_concat},   {"sigmoid", case_sigmoid}, {"maxpool", case_maxpool},
     {"resize", case_resize},   {"softmax", case_softmax}, {"matmul", case_matmul},
-    {"widen", case_widen},
+    {"widen", case_widen},     {"bn", case_bn},           {"gemm", case_gemm},
 };
 #define N_GCASES (sizeof gcases / sizeof gcases[0])
 
