@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "qinfer_analyze.h"
 #include "qp/diag.h"
@@ -209,11 +210,42 @@ static const char *fmt_db(char *b, size_t n, double v, int tsv)
     return b;
 }
 
+/* Files are written under a temporary name and renamed when complete (qpipe(7)). */
+static int open_tmp(const char *path, char *tmp, size_t n, FILE **out)
+{
+    if ((size_t)snprintf(tmp, n, "%s.tmpXXXXXX", path) >= n)
+        return qp_errorf(QP_EUSAGE, "file name '%s' too long", path);
+    int fd = mkstemp(tmp);
+    *out = fd < 0 ? NULL : fdopen(fd, "w");
+    if (!*out) {
+        int e = errno;
+        if (fd >= 0) {
+            close(fd);
+            unlink(tmp);
+        }
+        return qp_errorf(QP_ESYS, "cannot create '%s': %s", path, strerror(e));
+    }
+    return 0;
+}
+
+static int close_tmp(FILE *f, const char *tmp, const char *path)
+{
+    int bad = ferror(f);
+    if (fclose(f) || bad || rename(tmp, path)) {
+        int e = errno;
+        unlink(tmp);
+        return qp_errorf(QP_ESYS, "cannot write '%s': %s", path, strerror(e));
+    }
+    return 0;
+}
+
 static int write_tsv(const char *path, const qp_graph *g, const struct row *rows, int nr)
 {
-    FILE *f = fopen(path, "w");
-    if (!f)
-        return qp_errorf(QP_ESYS, "cannot create '%s': %s", path, strerror(errno));
+    char tmp[4096];
+    FILE *f;
+    int rc = open_tmp(path, tmp, sizeof tmp, &f);
+    if (rc)
+        return rc;
     fprintf(f, "layer\top\tentire_cos\tentire_euc\tentire_sqnr_db\tsingle_cos\tsingle_euc\tsingle_sqnr_db\n");
     for (int i = 0; i < nr; i++) {
         const qp_node *n = &g->nodes[rows[i].ni];
@@ -222,15 +254,12 @@ static int write_tsv(const char *path, const qp_graph *g, const struct row *rows
         fprintf(f, "%s\t%s\t%.9g\t%.9g\t%s\t%.9g\t%.9g\t%s\n", layer_key(n), n->op_type, e.cos, e.euc,
                 fmt_db(b1, sizeof b1, e.sqnr, 1), s.cos, s.euc, fmt_db(b2, sizeof b2, s.sqnr, 1));
     }
-    if (fclose(f))
-        return qp_errorf(QP_ESYS, "cannot write '%s': %s", path, strerror(errno));
-    return 0;
+    return close_tmp(f, tmp, path);
 }
 
 /* SQNR in dB against the layer index; infinite values (exact layers) drawn at the top. */
-static int write_svg(const char *path, const qp_graph *g, const struct row *rows, int nr)
+static int write_svg(const char *path, const struct row *rows, int nr)
 {
-    (void)g;
     double lo = INFINITY, hi = -INFINITY;
     for (int i = 0; i < nr; i++) {
         struct metric m[2] = {avg_get(&rows[i].e), avg_get(&rows[i].s)};
@@ -248,9 +277,11 @@ static int write_svg(const char *path, const qp_graph *g, const struct row *rows
         hi = lo + 20;
     const double W = 1000, H = 500, L = 70, R = 20, T = 40, B = 60, pw = W - L - R, ph = H - T - B;
     int xmax = nr > 1 ? nr - 1 : 1;
-    FILE *f = fopen(path, "w");
-    if (!f)
-        return qp_errorf(QP_ESYS, "cannot create '%s': %s", path, strerror(errno));
+    char tmp[4096];
+    FILE *f;
+    int rc = open_tmp(path, tmp, sizeof tmp, &f);
+    if (rc)
+        return rc;
     fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
                "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%g\" height=\"%g\" viewBox=\"0 0 %g %g\" "
                "font-family=\"sans-serif\" font-size=\"12\">\n"
@@ -276,7 +307,7 @@ static int write_svg(const char *path, const qp_graph *g, const struct row *rows
             H - 18);
     fprintf(f, "<text x=\"18\" y=\"%g\" text-anchor=\"middle\" transform=\"rotate(-90 18 %g)\">SQNR (dB)</text>\n",
             T + ph / 2, T + ph / 2);
-    static const char *const color[2] = {"#1f77b4", "#d62728"}, *const name[2] = {"entire", "single"};
+    static const char *const color[2] = {"#1f77b4", "#d62728"};
     for (int k = 0; k < 2; k++) {
         fprintf(f, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"1.5\" points=\"", color[k]);
         for (int i = 0; i < nr; i++) {
@@ -290,12 +321,9 @@ static int write_svg(const char *path, const qp_graph *g, const struct row *rows
                    "<text x=\"%g\" y=\"%g\">%s</text>\n",
                 L + pw - 150, ly, L + pw - 120, ly, color[k], L + pw - 114, ly + 4,
                 k ? "single (layer alone)" : "entire (accumulated)");
-        (void)name;
     }
     fprintf(f, "</svg>\n");
-    if (fclose(f))
-        return qp_errorf(QP_ESYS, "cannot write '%s': %s", path, strerror(errno));
-    return 0;
+    return close_tmp(f, tmp, path);
 }
 
 static void print_table(const qp_graph *g, struct row *rows, int nr, int samples)
@@ -308,13 +336,20 @@ static void print_table(const qp_graph *g, struct row *rows, int nr, int samples
     printf("# %d layers, %d samples; worst entire cosine first.  entire: the quantized run from the input "
            "(error accumulates); single: the layer alone on the float run's inputs\n",
            nr, samples);
-    printf("%-40s %-18s %10s %11s %9s  %10s %11s %9s\n", "layer", "op", "entire_cos", "entire_euc", "sqnr_db",
-           "single_cos", "single_euc", "sqnr_db");
+    int kw = 5, ow = 2;
+    for (int i = 0; i < nr; i++) {
+        const qp_node *n = &g->nodes[rows[i].ni];
+        int a = (int)strlen(layer_key(n)), b = (int)strlen(n->op_type);
+        kw = a > kw ? a : kw;
+        ow = b > ow ? b : ow;
+    }
+    printf("%-*s %-*s %10s %11s %9s  %10s %11s %9s\n", kw, "layer", ow, "op", "entire_cos", "entire_euc",
+           "sqnr_db", "single_cos", "single_euc", "sqnr_db");
     for (int i = 0; i < nr; i++) {
         const qp_node *n = &g->nodes[sorted[i].ni];
         struct metric e = avg_get(&sorted[i].e), s = avg_get(&sorted[i].s);
         char b1[32], b2[32];
-        printf("%-40s %-18s %10.6f %11.4e %9s  %10.6f %11.4e %9s\n", layer_key(n), n->op_type, e.cos, e.euc,
+        printf("%-*s %-*s %10.6f %11.4e %9s  %10.6f %11.4e %9s\n", kw, layer_key(n), ow, n->op_type, e.cos, e.euc,
                fmt_db(b1, sizeof b1, e.sqnr, 0), s.cos, s.euc, fmt_db(b2, sizeof b2, s.sqnr, 0));
     }
     free(sorted);
@@ -402,7 +437,7 @@ int qinfer_analyze(const struct qinfer_analyze_opts *o, const qp_graph *g, qp_sa
     if (!rc && o->tsv)
         rc = write_tsv(o->tsv, g, A.rows, g->n_nodes);
     if (!rc && o->svg)
-        rc = write_svg(o->svg, g, A.rows, g->n_nodes);
+        rc = write_svg(o->svg, A.rows, g->n_nodes);
     if (!rc) {
         print_table(g, A.rows, g->n_nodes, o->iterations);
         if (o->suggest)
