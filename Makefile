@@ -82,7 +82,9 @@ test:
 	sh tests/install-deps.sh
 	sh tests/fetch-all.sh
 	$(MAKE) all
-	QP_BUILD=$(abspath $(BUILD)) bats tests/
+	@{ QP_BUILD=$(abspath $(BUILD)) bats tests/; echo $$? > $(BUILD)/bats.rc; } 2>&1 | tee $(BUILD)/bats.log
+	@awk '/^ok /{p++} /^not ok /{f++} /^ok .* # skip/{s++} END {printf "%d passed, %d failed, %d skipped\n", p-s, f, s}' \
+	  $(BUILD)/bats.log; exit $$(cat $(BUILD)/bats.rc)
 
 demo:
 	bash pipelines/demo.sh

@@ -148,6 +148,11 @@ int main(int argc, char **argv)
         if (o.list) {
             if (fflush(stdout) || ferror(stdout))
                 qp_diag_die(QP_ESYS, "cannot write the list: %s", strerror(errno));
+            qp_qmix_converters_free(cv, ncv);
+            qp_qtable_free(t);
+            qp_calib_free(c);
+            qp_graph_free(g);
+            free(o.layer);
             return 0;
         }
     }
