@@ -2,7 +2,8 @@
 # The quick start's main job on a fresh Debian machine: install what is missing, build,
 # make the built-in yolov5s model, run the float flow on the built-in images and compare
 # the golden output with onnxruntime's on the same input tensor, then the quantized flow
-# (calib, qtable, integer simulation) in per-channel int8 and int16 DFP.
+# (calib, qtable, integer simulation) in int16 DFP and per-channel int8, and the hybrid
+# step (qmix with the vendor guide's layer list).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 "$root/tests/install-deps.sh"
@@ -20,8 +21,12 @@ echo "golden output (qpipe) against onnxruntime on the same input, fields boxes/
 tsim --fields boxes:4,obj:1,cls:80 "$work/ort/output.npy" \
     "$work/golden/iter_0_attach_Concat_Concat_303_out0_0_out0_1_25200_85.npy"
 # the quantized flow on the 4 built-in images: per-channel int8, then int16 DFP
-for qt in "perchannel_symmetric_affine int8" "dynamic_fixed_point int16"; do
+for qt in "dynamic_fixed_point int16" "perchannel_symmetric_affine int8"; do
     echo "integer simulation ($qt) against the golden output, sample 0:"
     out=$(FIELDS=boxes:4,obj:1,cls:80 "$root/pipelines/int8.sh" "$work" $qt)
     echo "$out" | head -n 4
 done
+# the hybrid step: the vendor guide's list of Detect-tail layers in int16 DFP over int8 PCQ
+echo "hybrid (int8 PCQ + the guide's 60 layers in int16 DFP) against the golden output, sample 0:"
+out=$(FIELDS=boxes:4,obj:1,cls:80 "$root/pipelines/hybrid.sh" "$work" "$root/pipelines/yolov5s-hybrid.quantize")
+echo "$out" | head -n 4
