@@ -14,30 +14,11 @@
 #include "qinfer_analyze.h"
 #include "qp/diag.h"
 #include "qp/exec.h"
+#include "qp/metrics.h"
 #include "qp/qexec.h"
 #include "qp/qtable.h"
 
-struct ksum {
-    double s, c;    /* Neumaier compensated sum, as tsim does */
-};
-
-static void kadd(struct ksum *k, double v)
-{
-    double t = k->s + v;
-    if (fabs(k->s) >= fabs(v))
-        k->c += (k->s - t) + v;
-    else
-        k->c += (v - t) + k->s;
-    k->s = t;
-}
-
-static double kval(const struct ksum *k) { return k->s + k->c; }
-
-/* Sums of one comparison (ref against x) over all outputs of a layer. */
-struct acc {
-    struct ksum dot, na, nb, se;
-};
-
+/* A layer's figures, means over the samples. */
 struct metric {
     double cos, euc, sqnr;
 };
@@ -63,35 +44,7 @@ struct an {
     struct row *rows;
 };
 
-static void acc_add(struct acc *a, const float *ref, const float *x, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        double r = ref[i], y = x[i], d = r - y;
-        kadd(&a->dot, r * y);
-        kadd(&a->na, r * r);
-        kadd(&a->nb, y * y);
-        kadd(&a->se, d * d);
-    }
-}
-
-/* The formulas of tsim(1), so the figures agree with a tsim of the same tensors. */
-static struct metric acc_metric(const struct acc *a)
-{
-    struct metric m;
-    double sa = kval(&a->na), sb = kval(&a->nb), noise = kval(&a->se);
-    if (sa == 0 && sb == 0)
-        m.cos = 1;
-    else if (sa == 0 || sb == 0)
-        m.cos = 0;
-    else
-        m.cos = kval(&a->dot) / (sqrt(sa) * sqrt(sb));
-    m.cos = m.cos > 1 ? 1 : m.cos < -1 ? -1 : m.cos;
-    m.euc = sqrt(noise);
-    m.sqnr = noise == 0 ? INFINITY : sa == 0 ? -INFINITY : 10 * log10(sa / noise);
-    return m;
-}
-
-static void avg_add(struct avg *v, struct metric m)
+static void avg_add(struct avg *v, qp_metrics m)
 {
     v->cos += m.cos;
     v->euc += m.euc;
@@ -109,7 +62,7 @@ static struct metric avg_get(const struct avg *v)
 static int compare(const qp_graph *g, int ni, const qp_qexec *x, const qp_tensor *const *fouts, struct avg *v)
 {
     const qp_node *n = &g->nodes[ni];
-    struct acc a = {{0, 0}, {0, 0}, {0, 0}, {0, 0}};
+    qp_metrics_acc a = {0};
     int any = 0;
     for (int k = 0; k < n->n_out; k++) {
         const qp_qtensor *q = n->out[k] >= 0 ? qp_qexec_value(x, n->out[k]) : NULL;
@@ -128,14 +81,14 @@ static int compare(const qp_graph *g, int ni, const qp_qexec *x, const qp_tensor
             ref = &fr;
         }
         if (ref->nbytes == dq.nbytes) {
-            acc_add(&a, ref->data, dq.data, dq.nbytes / sizeof(float));
+            qp_metrics_add_f32(&a, ref->data, dq.data, (int64_t)(dq.nbytes / sizeof(float)));
             any = 1;
         }
         qp_tensor_free(&dq);
         qp_tensor_free(&fr);
     }
     if (any)
-        avg_add(v, acc_metric(&a));
+        avg_add(v, qp_metrics_get(&a));   /* the formulas of tsim(1) */
     return 0;
 }
 

@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 
 #include "qp/diag.h"
+#include "qp/metrics.h"
 #include "qp/onnx_tensor.h"
 #include "qp/tensorio.h"
 
@@ -288,62 +289,16 @@ static int same_shape(const struct vec *a, const struct vec *b)
 
 /* ---- metrics ---- */
 
-struct ksum {
-    double s, c; /* Neumaier compensated sum */
-};
-
-static void kadd(struct ksum *k, double v)
-{
-    double t = k->s + v;
-    if (fabs(k->s) >= fabs(v))
-        k->c += (k->s - t) + v;
-    else
-        k->c += (v - t) + k->s;
-    k->s = t;
-}
-
-static double kval(const struct ksum *k) { return k->s + k->c; }
-
-/* Over the elements whose last-axis index lies in [off, off + len), rows of width L. */
+/* Over the elements whose last-axis index lies in [off, off + len), rows of width L; a is
+ * the reference. */
 static struct metrics measure(const double *a, const double *b, int64_t total, int64_t L, int64_t off, int64_t len)
 {
-    struct ksum dot = {0, 0}, na = {0, 0}, nb = {0, 0}, se = {0, 0}, ae = {0, 0};
-    double maxabs = 0;
-    int64_t count = 0;
+    qp_metrics_acc acc = {0};
     for (int64_t r = 0; r < total; r += L)
-        for (int64_t i = r + off; i < r + off + len; i++) {
-            double x = a[i], y = b[i], d = x - y;
-            kadd(&dot, x * y);
-            kadd(&na, x * x);
-            kadd(&nb, y * y);
-            kadd(&se, d * d);
-            kadd(&ae, fabs(d));
-            if (fabs(d) > maxabs)
-                maxabs = fabs(d);
-            count++;
-        }
-    struct metrics m;
-    double sa = kval(&na), sb = kval(&nb), noise = kval(&se);
-    if (sa == 0 && sb == 0)
-        m.cos = 1;
-    else if (sa == 0 || sb == 0)
-        m.cos = 0;
-    else
-        m.cos = kval(&dot) / (sqrt(sa) * sqrt(sb));
-    if (m.cos > 1)
-        m.cos = 1;
-    if (m.cos < -1)
-        m.cos = -1;
-    m.euc = sqrt(noise);
-    m.maxabs = maxabs;
-    m.meanabs = count ? kval(&ae) / (double)count : 0;
-    if (noise == 0)
-        m.sqnr = INFINITY;
-    else if (sa == 0)
-        m.sqnr = -INFINITY;
-    else
-        m.sqnr = 10 * log10(sa / noise);
-    return m;
+        for (int64_t i = r + off; i < r + off + len; i++)
+            qp_metrics_add(&acc, a[i], b[i]);
+    qp_metrics q = qp_metrics_get(&acc);
+    return (struct metrics){q.cos, q.euc, q.maxabs, q.meanabs, q.sqnr};
 }
 
 /* ref is the reference: the tolerance of element i is atol + rtol |ref[i]| (numpy.isclose

@@ -167,9 +167,10 @@ relu_model() {
 @test "calib-parallel.sh passes a failing shard's error on and writes nothing" {
     need_blaze
     command -v parallel >/dev/null || skip "GNU parallel is not installed"
-    echo nosuch.jpg > ds.txt
+    # both shards fail the same way, so whichever finishes first reports it
+    printf 'nosuch.jpg\nnosuch.jpg\n' > ds.txt
     run -1 --separate-stderr "$PARALLEL" -j 2 bf.yml bf.ir out.ir 2
-    [[ "$stderr" == *"calib-parallel: shard 1/2: calib: ds.txt:1: entry 'nosuch.jpg': no such file"* ]]
+    [[ "$stderr" == *"calib-parallel: shard "[12]"/2: calib: ds.txt:1: entry 'nosuch.jpg': no such file"* ]]
     [ ! -e out.ir ]
     run -2 --separate-stderr "$PARALLEL" -j 0 bf.yml bf.ir out.ir
     [[ "$stderr" == "calib-parallel: -j '0' is not a positive count" ]]
