@@ -352,7 +352,6 @@ t.quantize" ]
 @test "qtable: a yolov5s table from statistics reads back" {
     need_yolo
     need_calib
-    [ -n "${QP_SLOW:-}" ] || skip "set QP_SLOW=1 (calibrates yolov5s on two photos)"
     require_file "$QP_CACHE/images/dataset.txt"
     onnx2ir --inputmeta y.yml --dataset "$QP_CACHE/images/dataset.txt" "$YOLO" > y.ir
     calib -q --input-meta y.yml --iterations 2 < y.ir > yc.ir
