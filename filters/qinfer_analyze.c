@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "qinfer_analyze.h"
+#include "qp/cli.h"
 #include "qp/diag.h"
 #include "qp/exec.h"
 #include "qp/metrics.h"
@@ -163,40 +164,24 @@ static const char *fmt_db(char *b, size_t n, double v, int tsv)
     return b;
 }
 
-/* Files are written under a temporary name and renamed when complete (qpipe(7)). */
-static int open_tmp(const char *path, char *tmp, size_t n, FILE **out)
+/* Files go through qp_outfile (cli.h): a temporary renamed when complete (qpipe(7)). */
+static int open_tmp(const char *path, qp_outfile *o, FILE **out)
 {
-    if ((size_t)snprintf(tmp, n, "%s.tmpXXXXXX", path) >= n)
-        return qp_errorf(QP_EUSAGE, "file name '%s' too long", path);
-    int fd = mkstemp(tmp);
-    *out = fd < 0 ? NULL : fdopen(fd, "w");
-    if (!*out) {
-        int e = errno;
-        if (fd >= 0) {
-            close(fd);
-            unlink(tmp);
-        }
-        return qp_errorf(QP_ESYS, "cannot create '%s': %s", path, strerror(e));
-    }
-    return 0;
+    int rc = qp_outfile_open(o, path, "w");
+    *out = rc ? NULL : o->f;
+    return rc;
 }
 
-static int close_tmp(FILE *f, const char *tmp, const char *path)
+static int close_tmp(qp_outfile *o)
 {
-    int bad = ferror(f);
-    if (fclose(f) || bad || rename(tmp, path)) {
-        int e = errno;
-        unlink(tmp);
-        return qp_errorf(QP_ESYS, "cannot write '%s': %s", path, strerror(e));
-    }
-    return 0;
+    return qp_outfile_commit(o);
 }
 
 static int write_tsv(const char *path, const qp_graph *g, const struct row *rows, int nr)
 {
-    char tmp[4096];
+    qp_outfile o;
     FILE *f;
-    int rc = open_tmp(path, tmp, sizeof tmp, &f);
+    int rc = open_tmp(path, &o, &f);
     if (rc)
         return rc;
     fprintf(f, "layer\top\tentire_cos\tentire_euc\tentire_sqnr_db\tsingle_cos\tsingle_euc\tsingle_sqnr_db\n");
@@ -207,7 +192,7 @@ static int write_tsv(const char *path, const qp_graph *g, const struct row *rows
         fprintf(f, "%s\t%s\t%.9g\t%.9g\t%s\t%.9g\t%.9g\t%s\n", layer_key(n), n->op_type, e.cos, e.euc,
                 fmt_db(b1, sizeof b1, e.sqnr, 1), s.cos, s.euc, fmt_db(b2, sizeof b2, s.sqnr, 1));
     }
-    return close_tmp(f, tmp, path);
+    return close_tmp(&o);
 }
 
 /* SQNR in dB against the layer index; infinite values (exact layers) drawn at the top. */
@@ -230,9 +215,9 @@ static int write_svg(const char *path, const struct row *rows, int nr)
         hi = lo + 20;
     const double W = 1000, H = 500, L = 70, R = 20, T = 40, B = 60, pw = W - L - R, ph = H - T - B;
     int xmax = nr > 1 ? nr - 1 : 1;
-    char tmp[4096];
+    qp_outfile o;
     FILE *f;
-    int rc = open_tmp(path, tmp, sizeof tmp, &f);
+    int rc = open_tmp(path, &o, &f);
     if (rc)
         return rc;
     fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
@@ -276,7 +261,7 @@ static int write_svg(const char *path, const struct row *rows, int nr)
                 k ? "single (layer alone)" : "entire (accumulated)");
     }
     fprintf(f, "</svg>\n");
-    return close_tmp(f, tmp, path);
+    return close_tmp(&o);
 }
 
 static void print_table(const qp_graph *g, struct row *rows, int nr, int samples)

@@ -162,11 +162,9 @@ int main(int argc, char **argv)
     if (o.write) {
         if ((rc = qp_outfile_open(&yaml, o.write, "w")))
             qp_diag_exit(rc);
-        mode_t mask = umask(0);
-        umask(mask);
-        if (fchmod(fileno(yaml.f), 0666 & ~mask) || (rc = emit(yaml.f, t, cv, ncv))) {
+        if ((rc = emit(yaml.f, t, cv, ncv))) {
             qp_outfile_abort(&yaml);
-            qp_diag_die(QP_ESYS, "cannot write '%s': %s", o.write, rc ? qp_error_msg() : strerror(errno));
+            qp_diag_die(QP_ESYS, "cannot write '%s': %s", o.write, qp_error_msg());
         }
     }
     qp_cli_write_ir(g, argc, argv);

@@ -168,11 +168,7 @@ static void prepare(qp_outfile *out, const char *path, int (*fn)(FILE *, const v
     int rc = qp_outfile_open(out, path, "w");
     if (rc)
         qp_diag_exit(rc);
-    mode_t mask = umask(0); /* mkstemp made it 0600: give it the mode a plain create would */
-    umask(mask);
-    if (fchmod(fileno(out->f), 0666 & ~mask))
-        rc = qp_errorf(QP_ESYS, "cannot write '%s': %s", path, strerror(errno));
-    if (!rc && (rc = fn(out->f, arg)))
+    if ((rc = fn(out->f, arg)))
         rc = qp_error_prefix(rc, "cannot write '%s'", path);
     if (rc) {
         qp_outfile_abort(out);
