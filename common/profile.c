@@ -1,0 +1,938 @@
+/* Target profiles (qpipe-target(5)).  The op-to-unit table, the strict reader of the target
+ * YAML (a node tree from libyaml events, where duplicate keys, anchors, tags and several
+ * documents are refused, then a schema walk with file:line:column errors), the legality check
+ * that replaces the vendor's "Fatal model generation error: 65280", and the cost report.
+ * The built-in targets' bytes come from $(BUILD)/gen/qp_targets.c (Makefile). */
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <yaml.h>
+
+#include "qp/diag.h"
+#include "qp/op.h"
+#include "qp/profile.h"
+#include "qp/tensorio.h"
+
+#define MAX_DEPTH 16
+#define MAX_FILE ((size_t)1 << 20)
+
+/* ---- representations: every activation/weight type qpipe simulates ------------------------- */
+
+static const struct rep {
+    const char *name;
+    int qz, qt;
+} reps[] = {
+    {"asymmetric_affine-u8", QP_QZ_ASYMMETRIC_AFFINE, QP_DT_U8},
+    {"asymmetric_affine-i8", QP_QZ_ASYMMETRIC_AFFINE, QP_DT_I8},
+    {"asymmetric_affine-i16", QP_QZ_ASYMMETRIC_AFFINE, QP_DT_I16},
+    {"symmetric_affine-i8", QP_QZ_SYMMETRIC_AFFINE, QP_DT_I8},
+    {"symmetric_affine-i16", QP_QZ_SYMMETRIC_AFFINE, QP_DT_I16},
+    {"perchannel_symmetric_affine-i8", QP_QZ_PERCHANNEL_SYMMETRIC_AFFINE, QP_DT_I8},
+    {"perchannel_symmetric_affine-i16", QP_QZ_PERCHANNEL_SYMMETRIC_AFFINE, QP_DT_I16},
+    {"dynamic_fixed_point-i8", QP_QZ_DYNAMIC_FIXED_POINT, QP_DT_I8},
+    {"dynamic_fixed_point-i16", QP_QZ_DYNAMIC_FIXED_POINT, QP_DT_I16},
+    {"bfloat16", QP_QZ_BFLOAT16, QP_DT_BF16},
+    {"float16", QP_QZ_FLOAT16, QP_DT_F16},
+    {"float32", QP_QZ_NONE, QP_DT_F32},
+};
+#define N_REPS ((int)(sizeof reps / sizeof reps[0]))
+_Static_assert(sizeof reps / sizeof reps[0] <= 32, "representations are a 32-bit mask");
+
+static int rep_find(const char *name)
+{
+    for (int i = 0; i < N_REPS; i++)
+        if (!strcmp(reps[i].name, name))
+            return i;
+    return -1;
+}
+
+/* The representation of a table entry, -1 if absent or not one qpipe simulates. */
+static int rep_of(const qp_qentry *e)
+{
+    if (!qp_qentry_present(e))
+        return -1;
+    for (int i = 0; i < N_REPS; i++)
+        if (reps[i].qz == e->quantizer && reps[i].qt == e->qtype)
+            return i;
+    return -1;
+}
+
+static size_t rep_bytes(int r)
+{
+    int b = qp_qtable_qtype_bits(reps[r].qt);
+    return b ? (size_t)b / 8 : reps[r].qt == QP_DT_F32 ? 4 : 2;
+}
+
+/* ---- units and the op table ----------------------------------------------------------------- */
+
+static const char *const unit_names[] = {"nn", "tp", "ppu", NULL};
+_Static_assert(sizeof unit_names / sizeof unit_names[0] == QP_UNIT_COUNT + 1, "unit names");
+
+const char *qp_unit_name(int unit) { return unit >= 0 && unit < QP_UNIT_COUNT ? unit_names[unit] : "?"; }
+
+/* Where each op runs on a Vivante-class core: the NN core does the multiply-accumulate layers
+ * (depthwise too: a Conv with group = C), the tensor processor pooling, simple elementwise
+ * arithmetic, resizing and data movement, the programmable PPU/shader everything else
+ * (transcendental LUT ops, normalisations, reductions, comparisons).  tests/unit/test_profile.c
+ * fails if an op of the op table (common/ops/table.c) is missing here. */
+static const struct {
+    const char *op;
+    int unit;
+} op_units[] = {
+    {"Conv", QP_UNIT_NN}, {"ConvTranspose", QP_UNIT_NN}, {"Gemm", QP_UNIT_NN}, {"MatMul", QP_UNIT_NN},
+
+    {"AveragePool", QP_UNIT_TP}, {"MaxPool", QP_UNIT_TP}, {"GlobalAveragePool", QP_UNIT_TP},
+    {"GlobalMaxPool", QP_UNIT_TP}, {"Add", QP_UNIT_TP}, {"Sub", QP_UNIT_TP}, {"Mul", QP_UNIT_TP},
+    {"Max", QP_UNIT_TP}, {"Min", QP_UNIT_TP}, {"Sum", QP_UNIT_TP}, {"Mean", QP_UNIT_TP},
+    {"Relu", QP_UNIT_TP}, {"LeakyRelu", QP_UNIT_TP}, {"PRelu", QP_UNIT_TP}, {"Clip", QP_UNIT_TP},
+    {"Abs", QP_UNIT_TP}, {"Neg", QP_UNIT_TP}, {"Resize", QP_UNIT_TP}, {"Upsample", QP_UNIT_TP},
+    {"Concat", QP_UNIT_TP}, {"Reshape", QP_UNIT_TP}, {"Transpose", QP_UNIT_TP}, {"Slice", QP_UNIT_TP},
+    {"Split", QP_UNIT_TP}, {"Squeeze", QP_UNIT_TP}, {"Unsqueeze", QP_UNIT_TP}, {"Flatten", QP_UNIT_TP},
+    {"Identity", QP_UNIT_TP}, {"Dropout", QP_UNIT_TP}, {"Pad", QP_UNIT_TP}, {"DepthToSpace", QP_UNIT_TP},
+    {"SpaceToDepth", QP_UNIT_TP}, {"Tile", QP_UNIT_TP}, {"Expand", QP_UNIT_TP}, {"Gather", QP_UNIT_TP},
+
+    {"Sigmoid", QP_UNIT_PPU}, {"Tanh", QP_UNIT_PPU}, {"Exp", QP_UNIT_PPU}, {"Log", QP_UNIT_PPU},
+    {"Erf", QP_UNIT_PPU}, {"Elu", QP_UNIT_PPU}, {"Selu", QP_UNIT_PPU}, {"HardSigmoid", QP_UNIT_PPU},
+    {"HardSwish", QP_UNIT_PPU}, {"Softplus", QP_UNIT_PPU}, {"Softsign", QP_UNIT_PPU}, {"Sqrt", QP_UNIT_PPU},
+    {"Reciprocal", QP_UNIT_PPU}, {"Pow", QP_UNIT_PPU}, {"Div", QP_UNIT_PPU}, {"Sin", QP_UNIT_PPU},
+    {"Cos", QP_UNIT_PPU}, {"Ceil", QP_UNIT_PPU}, {"Floor", QP_UNIT_PPU}, {"Round", QP_UNIT_PPU},
+    {"Sign", QP_UNIT_PPU}, {"Softmax", QP_UNIT_PPU}, {"LogSoftmax", QP_UNIT_PPU}, {"ReduceL1", QP_UNIT_PPU},
+    {"ReduceL2", QP_UNIT_PPU}, {"ReduceLogSum", QP_UNIT_PPU}, {"ReduceLogSumExp", QP_UNIT_PPU},
+    {"ReduceMax", QP_UNIT_PPU}, {"ReduceMean", QP_UNIT_PPU}, {"ReduceMin", QP_UNIT_PPU},
+    {"ReduceProd", QP_UNIT_PPU}, {"ReduceSum", QP_UNIT_PPU}, {"ReduceSumSquare", QP_UNIT_PPU},
+    {"ArgMax", QP_UNIT_PPU}, {"ArgMin", QP_UNIT_PPU}, {"BatchNormalization", QP_UNIT_PPU},
+    {"InstanceNormalization", QP_UNIT_PPU}, {"LRN", QP_UNIT_PPU}, {"Cast", QP_UNIT_PPU},
+    {"CastLike", QP_UNIT_PPU}, {"Equal", QP_UNIT_PPU}, {"Greater", QP_UNIT_PPU},
+    {"GreaterOrEqual", QP_UNIT_PPU}, {"Less", QP_UNIT_PPU}, {"LessOrEqual", QP_UNIT_PPU}, {"And", QP_UNIT_PPU},
+    {"Or", QP_UNIT_PPU}, {"Xor", QP_UNIT_PPU}, {"Not", QP_UNIT_PPU}, {"Where", QP_UNIT_PPU},
+    {"Constant", QP_UNIT_PPU}, {"ConstantOfShape", QP_UNIT_PPU}, {"Shape", QP_UNIT_PPU},
+    {"Size", QP_UNIT_PPU},
+};
+
+int qp_profile_op_unit(const char *op_type)
+{
+    for (size_t i = 0; i < sizeof op_units / sizeof op_units[0]; i++)
+        if (!strcmp(op_units[i].op, op_type))
+            return op_units[i].unit;
+    return -1;
+}
+
+/* ---- the profile ---------------------------------------------------------------------------- */
+
+struct unit_spec {
+    uint32_t allowed;               /* mask over reps */
+    double rate[N_REPS];            /* MACs (nn) or elements (tp, ppu) per cycle */
+};
+
+struct qp_profile {
+    qp_arena *a;
+    const char *name, *source;      /* target name; file or "built-in" */
+    double clock_mhz, sram_kib;
+    struct unit_spec unit[QP_UNIT_COUNT];
+    int conv_default_allow;
+    int n_exc;
+    struct { int from, to; } *exc;  /* pairs that differ from the default */
+};
+
+const char *qp_profile_name(const qp_profile *p) { return p->name; }
+
+void qp_profile_free(qp_profile *p)
+{
+    if (p)
+        qp_arena_free(p->a);
+}
+
+/* ---- YAML tree ------------------------------------------------------------------------------ */
+
+enum { YN_SCALAR, YN_SEQ, YN_MAP };
+
+struct ynode {
+    int kind, line, col, quoted;
+    const char *v;
+    int n;
+    struct ynode **k;               /* seq: n items; map: 2n (key, value) */
+};
+
+struct yp {
+    qp_arena *a;
+    const char *name, *buf;
+    size_t len;
+    yaml_parser_t parser;
+};
+
+static int yerr(const struct yp *P, int line, int col, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static int yerr(const struct yp *P, int line, int col, const char *fmt, ...)
+{
+    char msg[900];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    if (line > 0)
+        return qp_errorf(QP_EUSAGE, "%s:%d:%d: %s", P->name, line, col, msg);
+    return qp_errorf(QP_EUSAGE, "%s: %s", P->name, msg);
+}
+
+static void offset_pos(const struct yp *P, size_t off, int *line, int *col)
+{
+    *line = 1;
+    *col = 1;
+    for (size_t i = 0; i < off && i < P->len; i++) {
+        if (P->buf[i] == '\n')
+            ++*line, *col = 1;
+        else
+            ++*col;
+    }
+}
+
+static int syntax_error(const struct yp *P)
+{
+    const yaml_parser_t *p = &P->parser;
+    if (p->error == YAML_MEMORY_ERROR)
+        return qp_errorf(QP_ESYS, "%s: out of memory parsing YAML", P->name);
+    if (p->error == YAML_READER_ERROR) {
+        int line, col;
+        offset_pos(P, p->problem_offset, &line, &col);
+        return yerr(P, line, col, "%s", p->problem ? p->problem : "invalid input");
+    }
+    int line = (int)p->problem_mark.line + 1, col = (int)p->problem_mark.column + 1;
+    if (p->context)
+        return yerr(P, line, col, "%s %s", p->problem ? p->problem : "syntax error", p->context);
+    return yerr(P, line, col, "%s", p->problem ? p->problem : "syntax error");
+}
+
+static int next_event(struct yp *P, yaml_event_t *ev)
+{
+    return yaml_parser_parse(&P->parser, ev) ? 0 : syntax_error(P);
+}
+
+static int build(struct yp *P, yaml_event_t *ev, int depth, struct ynode **out)
+{
+    int line = (int)ev->start_mark.line + 1, col = (int)ev->start_mark.column + 1, type = ev->type, rc = 0;
+    const yaml_char_t *anchor = NULL, *tag = NULL;
+    *out = NULL;
+    if (type == YAML_SCALAR_EVENT)
+        anchor = ev->data.scalar.anchor, tag = ev->data.scalar.tag;
+    else if (type == YAML_SEQUENCE_START_EVENT)
+        anchor = ev->data.sequence_start.anchor, tag = ev->data.sequence_start.tag;
+    else if (type == YAML_MAPPING_START_EVENT)
+        anchor = ev->data.mapping_start.anchor, tag = ev->data.mapping_start.tag;
+    if (type == YAML_ALIAS_EVENT)
+        rc = yerr(P, line, col, "aliases ('*%s') are not allowed", (const char *)ev->data.alias.anchor);
+    else if (anchor)
+        rc = yerr(P, line, col, "anchors ('&%s') are not allowed", (const char *)anchor);
+    else if (tag)
+        rc = yerr(P, line, col, "tags ('%s') are not allowed", (const char *)tag);
+    else if (depth > MAX_DEPTH)
+        rc = yerr(P, line, col, "nesting deeper than %d levels", MAX_DEPTH);
+    else if (type != YAML_SCALAR_EVENT && type != YAML_SEQUENCE_START_EVENT && type != YAML_MAPPING_START_EVENT)
+        rc = yerr(P, line, col, "unexpected YAML event");
+    struct ynode *n = rc ? NULL : qp_arena_alloc(P->a, sizeof *n);
+    if (!rc && !n)
+        rc = QP_ESYS;
+    if (rc) {
+        yaml_event_delete(ev);
+        return rc;
+    }
+    n->line = line;
+    n->col = col;
+    *out = n;
+    if (type == YAML_SCALAR_EVENT) {
+        n->kind = YN_SCALAR;
+        n->quoted = ev->data.scalar.style != YAML_PLAIN_SCALAR_STYLE;
+        size_t len = ev->data.scalar.length;
+        if (memchr(ev->data.scalar.value, 0, len))
+            rc = yerr(P, line, col, "NUL character in a scalar");
+        else if (!(n->v = qp_arena_strndup(P->a, (const char *)ev->data.scalar.value, len)))
+            rc = QP_ESYS;
+        yaml_event_delete(ev);
+        return rc;
+    }
+    n->kind = type == YAML_SEQUENCE_START_EVENT ? YN_SEQ : YN_MAP;
+    yaml_event_delete(ev);
+    int end = n->kind == YN_SEQ ? YAML_SEQUENCE_END_EVENT : YAML_MAPPING_END_EVENT;
+    size_t cap = 8, cnt = 0;
+    struct ynode **v = malloc(cap * sizeof *v);
+    if (!v)
+        return qp_errorf(QP_ESYS, "out of memory");
+    for (;;) {
+        yaml_event_t e;
+        if ((rc = next_event(P, &e)))
+            break;
+        if ((int)e.type == end) {
+            yaml_event_delete(&e);
+            break;
+        }
+        if (cnt + 2 > cap) {
+            struct ynode **nv = realloc(v, cap * 2 * sizeof *v);
+            if (!nv) {
+                yaml_event_delete(&e);
+                rc = qp_errorf(QP_ESYS, "out of memory");
+                break;
+            }
+            v = nv;
+            cap *= 2;
+        }
+        struct ynode *item;
+        if ((rc = build(P, &e, depth + 1, &item)))
+            break;
+        if (n->kind == YN_MAP && cnt % 2 == 0) { /* a key: small maps, a linear duplicate check */
+            if (item->kind != YN_SCALAR) {
+                rc = yerr(P, item->line, item->col, "a key must be a scalar");
+                break;
+            }
+            for (size_t i = 0; !rc && i < cnt; i += 2)
+                if (!strcmp(v[i]->v, item->v)) {
+                    char q[64];
+                    rc = yerr(P, item->line, item->col, "duplicate key '%s' (first at line %d)",
+                              qp_tensorio_quote(q, sizeof q, item->v, strlen(item->v)), v[i]->line);
+                }
+            if (rc)
+                break;
+        }
+        v[cnt++] = item;
+    }
+    if (!rc) {
+        n->n = (int)(n->kind == YN_MAP ? cnt / 2 : cnt);
+        if (!(n->k = qp_arena_array(P->a, cnt ? cnt : 1, sizeof *v)))
+            rc = QP_ESYS;
+        else
+            memcpy(n->k, v, cnt * sizeof *v);
+    }
+    free(v);
+    return rc;
+}
+
+static int build_document(struct yp *P, struct ynode **root)
+{
+    yaml_event_t e;
+    int rc = next_event(P, &e); /* stream start */
+    if (rc)
+        return rc;
+    yaml_event_delete(&e);
+    if ((rc = next_event(P, &e)))
+        return rc;
+    if (e.type == YAML_STREAM_END_EVENT) {
+        yaml_event_delete(&e);
+        return yerr(P, 0, 0, "empty file (expected 'name:')");
+    }
+    yaml_event_delete(&e); /* document start */
+    if ((rc = next_event(P, &e)) || (rc = build(P, &e, 0, root)))
+        return rc;
+    if ((rc = next_event(P, &e))) /* document end */
+        return rc;
+    yaml_event_delete(&e);
+    if ((rc = next_event(P, &e)))
+        return rc;
+    if (e.type != YAML_STREAM_END_EVENT) {
+        int line = (int)e.start_mark.line + 1, col = (int)e.start_mark.column + 1;
+        yaml_event_delete(&e);
+        return yerr(P, line, col, "several YAML documents (a target profile is one document)");
+    }
+    yaml_event_delete(&e);
+    return 0;
+}
+
+/* ---- typed access --------------------------------------------------------------------------- */
+
+static const char *kind_name(int k) { return k == YN_MAP ? "a mapping" : k == YN_SEQ ? "a list" : "a scalar"; }
+
+static int levenshtein(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    int row[65];
+    if (la > 64)
+        la = 64;
+    if (lb > 64)
+        lb = 64;
+    for (size_t j = 0; j <= lb; j++)
+        row[j] = (int)j;
+    for (size_t i = 1; i <= la; i++) {
+        int prev = row[0];
+        row[0] = (int)i;
+        for (size_t j = 1; j <= lb; j++) {
+            int cur = row[j], sub = prev + (a[i - 1] != b[j - 1]), del = row[j] + 1, ins = row[j - 1] + 1;
+            row[j] = sub < del ? (sub < ins ? sub : ins) : (del < ins ? del : ins);
+            prev = cur;
+        }
+    }
+    return row[lb];
+}
+
+static const char *nearest(const char *key, const char *const *known, int n)
+{
+    const char *best = known[0];
+    int bd = 1 << 30;
+    for (int i = 0; n < 0 ? known[i] != NULL : i < n; i++) {
+        int d = levenshtein(key, known[i]);
+        if (d < bd)
+            bd = d, best = known[i];
+    }
+    return best;
+}
+
+static int want(const struct yp *P, const struct ynode *n, int kind, const char *what)
+{
+    if (n->kind != kind)
+        return yerr(P, n->line, n->col, "'%s' must be %s, not %s", what, kind_name(kind), kind_name(n->kind));
+    return 0;
+}
+
+static const struct ynode *get(const struct ynode *map, const char *key)
+{
+    for (int i = 0; i < map->n; i++)
+        if (!strcmp(map->k[2 * i]->v, key))
+            return map->k[2 * i + 1];
+    return NULL;
+}
+
+static int check_keys(const struct yp *P, const struct ynode *map, const char *what, const char *const *known)
+{
+    for (int i = 0; i < map->n; i++) {
+        const struct ynode *k = map->k[2 * i];
+        int found = 0;
+        for (int j = 0; known[j] && !found; j++)
+            found = !strcmp(k->v, known[j]);
+        if (!found) {
+            char q[64];
+            /* the vendors' word for the PPU */
+            const char *hint = known == unit_names && !strcasecmp(k->v, "shader") ? "ppu" : nearest(k->v, known, -1);
+            return yerr(P, k->line, k->col, "unknown key '%s' in %s (did you mean '%s'?)",
+                        qp_tensorio_quote(q, sizeof q, k->v, strlen(k->v)), what, hint);
+        }
+    }
+    return 0;
+}
+
+static int require(const struct yp *P, const struct ynode *map, const char *key, const char *what,
+                   const struct ynode **out)
+{
+    if (!(*out = get(map, key)))
+        return yerr(P, map->line, map->col, "%s lacks '%s'", what, key);
+    return 0;
+}
+
+static int to_str(const struct yp *P, const struct ynode *n, const char *what, const char **out)
+{
+    int rc = want(P, n, YN_SCALAR, what);
+    if (rc)
+        return rc;
+    if (!*n->v)
+        return yerr(P, n->line, n->col, "'%s' must not be empty", what);
+    *out = n->v;
+    return 0;
+}
+
+/* A finite number >= 0 (> 0 when positive is set). */
+static int to_num(const struct yp *P, const struct ynode *n, const char *what, int positive, double *out)
+{
+    char q[64];
+    int rc = want(P, n, YN_SCALAR, what);
+    if (rc)
+        return rc;
+    const char *s = n->v, *t = s + (*s == '+' || *s == '-');
+    qp_tensorio_quote(q, sizeof q, s, strlen(s));
+    if (!n->quoted && (!strcasecmp(t, ".inf") || !strcasecmp(t, ".nan")))
+        return yerr(P, n->line, n->col, "'%s' value '%s' is not finite", what, q);
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (n->quoted || !*s || *end || end == s || strchr(s, 'x') || strchr(s, 'X') ||
+        ((*t < '0' || *t > '9') && *t != '.'))
+        return yerr(P, n->line, n->col, "'%s' must be a number, not '%s'%s", what, q, n->quoted ? " (quoted)" : "");
+    if (errno == ERANGE || !isfinite(v))
+        return yerr(P, n->line, n->col, "'%s' value '%s' is out of range", what, q);
+    if (v < 0 || (positive && v == 0))
+        return yerr(P, n->line, n->col, "'%s' value '%s' must be %s", what, q, positive ? "positive" : "0 or more");
+    *out = v;
+    return 0;
+}
+
+static int to_rep(const struct yp *P, const struct ynode *n, const char *what, int *out)
+{
+    const char *s = NULL;
+    int rc = to_str(P, n, what, &s);
+    if (rc)
+        return rc;
+    if ((*out = rep_find(s)) < 0) {
+        const char *names[N_REPS];
+        char q[64];
+        for (int i = 0; i < N_REPS; i++)
+            names[i] = reps[i].name;
+        return yerr(P, n->line, n->col, "unknown representation '%s' (did you mean '%s'?)",
+                    qp_tensorio_quote(q, sizeof q, s, strlen(s)), nearest(s, names, N_REPS));
+    }
+    return 0;
+}
+
+/* ---- schema --------------------------------------------------------------------------------- */
+
+static const char *const top_keys[] = {"name", "clock_mhz", "sram_kib", "units", "converters", NULL};
+static const char *const unit_keys[] = {"types", NULL};
+static const char *const conv_keys[] = {"default", "allow", "deny", NULL};
+
+static int parse_unit(const struct yp *P, const struct ynode *n, int u, qp_profile *p)
+{
+    char what[64];
+    snprintf(what, sizeof what, "units.%s", unit_names[u]);
+    const struct ynode *types;
+    int rc;
+    if ((rc = want(P, n, YN_MAP, what)) || (rc = check_keys(P, n, what, unit_keys)) ||
+        (rc = require(P, n, "types", what, &types)))
+        return rc;
+    snprintf(what, sizeof what, "units.%s.types", unit_names[u]);
+    if (types->kind == YN_SCALAR && !types->quoted && (!*types->v || !strcmp(types->v, "{}")))
+        return 0; /* an empty unit: runs nothing */
+    if ((rc = want(P, types, YN_MAP, what)))
+        return rc;
+    for (int i = 0; i < types->n; i++) {
+        int r;
+        double rate;
+        char field[160];
+        if ((rc = to_rep(P, types->k[2 * i], what, &r)))
+            return rc;
+        snprintf(field, sizeof field, "%s.%s", what, reps[r].name);
+        if ((rc = to_num(P, types->k[2 * i + 1], field, 1, &rate)))
+            return rc;
+        p->unit[u].allowed |= 1u << r;
+        p->unit[u].rate[r] = rate;
+    }
+    return 0;
+}
+
+static int parse_pairs(const struct yp *P, const struct ynode *n, const char *what, int allow, qp_profile *p)
+{
+    int rc = want(P, n, YN_SEQ, what);
+    if (rc)
+        return rc;
+    for (int i = 0; i < n->n; i++) {
+        const struct ynode *e = n->k[i];
+        int from, to;
+        if ((rc = want(P, e, YN_SEQ, what)))
+            return rc;
+        if (e->n != 2)
+            return yerr(P, e->line, e->col, "'%s' entries are [FROM, TO] pairs, not %d values", what, e->n);
+        if ((rc = to_rep(P, e->k[0], what, &from)) || (rc = to_rep(P, e->k[1], what, &to)))
+            return rc;
+        if (from == to)
+            return yerr(P, e->line, e->col, "'%s' pair [%s, %s] is no conversion", what, reps[from].name,
+                        reps[to].name);
+        if (allow != p->conv_default_allow) {
+            p->exc[p->n_exc].from = from;
+            p->exc[p->n_exc++].to = to;
+        }
+    }
+    return 0;
+}
+
+static int parse_profile(const struct yp *P, const struct ynode *root, qp_profile *p)
+{
+    const struct ynode *n, *units;
+    int rc;
+    if ((rc = want(P, root, YN_MAP, "the target profile")) || (rc = check_keys(P, root, "the target profile", top_keys)))
+        return rc;
+    if ((rc = require(P, root, "name", "the target profile", &n)) || (rc = to_str(P, n, "name", &p->name)))
+        return rc;
+    for (const char *c = p->name; *c; c++)
+        if (!((*c >= 'A' && *c <= 'Z') || (*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '_' ||
+              *c == '-' || *c == '.'))
+            return yerr(P, n->line, n->col, "'name' may hold only letters, digits, '_', '-' and '.'");
+    if ((rc = require(P, root, "clock_mhz", "the target profile", &n)) || (rc = to_num(P, n, "clock_mhz", 1, &p->clock_mhz)))
+        return rc;
+    if ((rc = require(P, root, "sram_kib", "the target profile", &n)) || (rc = to_num(P, n, "sram_kib", 0, &p->sram_kib)))
+        return rc;
+    if ((rc = require(P, root, "units", "the target profile", &units)) || (rc = want(P, units, YN_MAP, "units")) ||
+        (rc = check_keys(P, units, "units", unit_names)))
+        return rc;
+    for (int u = 0; u < QP_UNIT_COUNT; u++) {
+        char what[32];
+        snprintf(what, sizeof what, "units");
+        if ((rc = require(P, units, unit_names[u], what, &n)) || (rc = parse_unit(P, n, u, p)))
+            return rc;
+    }
+    p->conv_default_allow = 1;
+    const struct ynode *cv = get(root, "converters");
+    if (!cv)
+        return 0;
+    if ((rc = want(P, cv, YN_MAP, "converters")) || (rc = check_keys(P, cv, "converters", conv_keys)))
+        return rc;
+    if ((n = get(cv, "default"))) {
+        const char *s = NULL;
+        if ((rc = to_str(P, n, "converters.default", &s)))
+            return rc;
+        if (n->quoted || (strcmp(s, "allow") && strcmp(s, "deny")))
+            return yerr(P, n->line, n->col, "'converters.default' must be allow or deny, not '%s'", s);
+        p->conv_default_allow = !strcmp(s, "allow");
+    }
+    const struct ynode *al = get(cv, "allow"), *de = get(cv, "deny");
+    int cap = (al && al->kind == YN_SEQ ? al->n : 0) + (de && de->kind == YN_SEQ ? de->n : 0);
+    if (!(p->exc = qp_arena_array(p->a, (size_t)(cap ? cap : 1), sizeof *p->exc)))
+        return QP_ESYS;
+    if (al && (rc = parse_pairs(P, al, "converters.allow", 1, p)))
+        return rc;
+    if (de && (rc = parse_pairs(P, de, "converters.deny", 0, p)))
+        return rc;
+    return 0;
+}
+
+int qp_profile_parse(const char *buf, size_t len, const char *name, qp_profile **out)
+{
+    *out = NULL;
+    qp_profile *p;
+    qp_arena *a = qp_arena_new(0);
+    if (!a || !(p = qp_arena_alloc(a, sizeof *p))) {
+        qp_arena_free(a);
+        return qp_errorf(QP_ESYS, "out of memory");
+    }
+    memset(p, 0, sizeof *p);
+    p->a = a;
+    struct yp P = {.a = a, .name = name, .buf = buf, .len = len};
+    int rc = 0, line, col;
+    const char *tab = memchr(buf, '\t', len), *nul = memchr(buf, 0, len);
+    if (nul) {
+        offset_pos(&P, (size_t)(nul - buf), &line, &col);
+        rc = yerr(&P, line, col, "NUL byte");
+    } else if (tab) {
+        offset_pos(&P, (size_t)(tab - buf), &line, &col);
+        rc = yerr(&P, line, col, "TAB character (YAML indents with spaces)");
+    } else if (!yaml_parser_initialize(&P.parser)) {
+        rc = qp_errorf(QP_ESYS, "%s: out of memory", name);
+    } else {
+        struct ynode *root = NULL;
+        yaml_parser_set_input_string(&P.parser, (const unsigned char *)buf, len);
+        rc = build_document(&P, &root);
+        yaml_parser_delete(&P.parser);
+        if (!rc)
+            rc = parse_profile(&P, root, p);
+        if (!rc && !(p->source = qp_arena_strdup(a, name)))
+            rc = QP_ESYS;
+    }
+    if (rc) {
+        qp_arena_free(a);
+        return rc;
+    }
+    *out = p;
+    return 0;
+}
+
+int qp_profile_load_file(const char *path, qp_profile **out)
+{
+    *out = NULL;
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return qp_errorf(QP_EUSAGE, "cannot open target profile '%s': %s", path, strerror(errno));
+    char *buf = malloc(MAX_FILE + 1);
+    if (!buf) {
+        fclose(f);
+        return qp_errorf(QP_ESYS, "out of memory");
+    }
+    size_t n = fread(buf, 1, MAX_FILE + 1, f);
+    int err = ferror(f);
+    fclose(f);
+    int rc;
+    if (err)
+        rc = qp_errorf(QP_ESYS, "%s: read error", path);
+    else if (n > MAX_FILE)
+        rc = qp_errorf(QP_EUSAGE, "%s: larger than %zu bytes: not a target profile", path, MAX_FILE);
+    else
+        rc = qp_profile_parse(buf, n, path, out);
+    free(buf);
+    return rc;
+}
+
+/* ---- built-in targets ----------------------------------------------------------------------- */
+
+struct qp_target_blob {
+    const char *name;
+    const unsigned char *data;
+    size_t len;
+};
+extern const struct qp_target_blob qp_targets[]; /* $(BUILD)/gen/qp_targets.c, NULL-terminated */
+
+const char *const *qp_profile_builtin_names(void)
+{
+    static const char *names[16];
+    int k = 0;
+    for (int i = 0; qp_targets[i].name && k < 15; i++)
+        names[k++] = qp_targets[i].name;
+    names[k] = NULL;
+    return names;
+}
+
+int qp_profile_load_name(const char *name, qp_profile **out)
+{
+    *out = NULL;
+    for (int i = 0; qp_targets[i].name; i++)
+        if (!strcmp(qp_targets[i].name, name)) {
+            char src[96];
+            snprintf(src, sizeof src, "<built-in %s>", qp_targets[i].name);
+            int rc = qp_profile_parse((const char *)qp_targets[i].data, qp_targets[i].len, src, out);
+            if (!rc && strcmp((*out)->name, name)) { /* the file's name: must be its own */
+                rc = qp_errorf(QP_EINPUT, "built-in target '%s' calls itself '%s'", name, (*out)->name);
+                qp_profile_free(*out);
+                *out = NULL;
+            }
+            return rc;
+        }
+    char list[512] = "", q[64];
+    const char *const *names = qp_profile_builtin_names();
+    for (int i = 0; names[i]; i++)
+        snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", i ? ", " : "", names[i]);
+    return qp_errorf(QP_EUSAGE, "unknown target '%s' (known: %s; or a target YAML file)",
+                     qp_tensorio_quote(q, sizeof q, name, strlen(name)), list);
+}
+
+/* ---- the check ------------------------------------------------------------------------------ */
+
+static int conv_allowed(const qp_profile *p, int from, int to)
+{
+    for (int i = 0; i < p->n_exc; i++)
+        if (p->exc[i].from == from && p->exc[i].to == to)
+            return !p->conv_default_allow;
+    return p->conv_default_allow;
+}
+
+static void allowed_list(const qp_profile *p, int u, char *buf, size_t n)
+{
+    buf[0] = 0;
+    for (int r = 0; r < N_REPS; r++)
+        if (p->unit[u].allowed >> r & 1)
+            snprintf(buf + strlen(buf), n - strlen(buf), "%s%s", buf[0] ? ", " : "", reps[r].name);
+    if (!buf[0])
+        snprintf(buf, n, "nothing");
+}
+
+/* The representation a weight is checked and priced as.  qpipe's asymmetric_affine u8 tables
+ * keep weights as asymmetric_affine i8 (qpipe-quantize(5), Weights); per tensor, q + 128 with
+ * zero point z + 128 is the same tensor in u8, the form the vendor's u8 flow exports, so such
+ * a weight counts as asymmetric_affine-u8. */
+static int weight_rep(const qp_qtable *t, int ni)
+{
+    const qp_qentry *w = &t->weight[ni];
+    if (!qp_qentry_present(w))
+        return -1;
+    int r = rep_of(w);
+    if (r == rep_find("asymmetric_affine-i8") && w->n == 1)
+        return rep_find("asymmetric_affine-u8");
+    return r;
+}
+
+/* Whether a node's inputs/outputs are layers the table quantizes: its first output has an
+ * entry (integer side branches and unquantized paths have none). */
+static int node_out_rep(const qp_qtable *t, const qp_node *nd)
+{
+    return nd->n_out > 0 && nd->out[0] >= 0 ? rep_of(&t->value[nd->out[0]]) : -1;
+}
+
+/* The first problem of node ni into msg (0 if none). */
+static int node_problem(const qp_profile *p, const qp_graph *g, const qp_qtable *t, int ni, char *msg, size_t n)
+{
+    const qp_node *nd = &g->nodes[ni];
+    if (nd->n_out < 1 || nd->out[0] < 0 || !qp_qentry_present(&t->value[nd->out[0]]))
+        return 0;
+    int u = qp_profile_op_unit(nd->op_type), out = node_out_rep(t, nd);
+    char allowed[600];
+    if (u < 0) {
+        snprintf(msg, n, "layer '%s' (%s): op not mapped to a unit of %s", nd->key, nd->op_type, p->name);
+        return 1;
+    }
+    if (out < 0) {
+        snprintf(msg, n, "layer '%s' (%s): its output type is none qpipe simulates", nd->key, nd->op_type);
+        return 1;
+    }
+    int wr = weight_rep(t, ni);
+    allowed_list(p, u, allowed, sizeof allowed);
+    if (wr >= 0 && !(p->unit[u].allowed >> wr & 1)) {
+        snprintf(msg, n, "layer '%s' (%s) has %s weights, not supported on the %s unit of %s (it allows %s)",
+                 nd->key, nd->op_type, reps[wr].name, unit_names[u], p->name, allowed);
+        return 1;
+    }
+    if (!(p->unit[u].allowed >> out & 1)) {
+        snprintf(msg, n, "layer '%s' (%s) is %s, not supported on the %s unit of %s (it allows %s)", nd->key,
+                 nd->op_type, reps[out].name, unit_names[u], p->name, allowed);
+        return 1;
+    }
+    for (int j = 0; j < nd->n_in; j++) {
+        int vi = nd->in[j];
+        if (vi < 0 || g->values[vi].is_const || (j == 1 && wr >= 0) || (j == 2 && qp_qentry_present(&t->bias[ni])))
+            continue;
+        int in = rep_of(&t->value[vi]);
+        if (in < 0 || in == out || conv_allowed(p, in, out))
+            continue;
+        const qp_value *v = &g->values[vi];
+        const char *from = v->producer >= 0 ? g->nodes[v->producer].key : v->key ? v->key : v->name;
+        snprintf(msg, n, "layer '%s' (%s): the converter %s -> %s from '%s' is not supported on %s", nd->key,
+                 nd->op_type, reps[in].name, reps[out].name, from, p->name);
+        return 1;
+    }
+    return 0;
+}
+
+int qp_profile_check(const qp_profile *p, const qp_graph *g, const qp_qtable *t)
+{
+    char first[1200], msg[1200];
+    int bad = 0;
+    for (int ni = 0; ni < g->n_nodes; ni++)
+        if (node_problem(p, g, t, ni, bad ? msg : first, sizeof msg))
+            bad++;
+    if (!bad)
+        return 0;
+    if (bad == 1)
+        return qp_errorf(QP_EINPUT, "%s", first);
+    return qp_errorf(QP_EINPUT, "%s (and %d more illegal layer%s)", first, bad - 1, bad == 2 ? "" : "s");
+}
+
+/* ---- the report ----------------------------------------------------------------------------- */
+
+static double numel(const qp_value *v)
+{
+    double n = 1;
+    for (int i = 0; i < v->rank; i++)
+        n *= (double)v->dims[i];
+    return n;
+}
+
+double qp_profile_node_work(const qp_graph *g, int ni)
+{
+    const qp_node *nd = &g->nodes[ni];
+    if (nd->n_out < 1 || nd->out[0] < 0)
+        return 0;
+    const qp_value *y = &g->values[nd->out[0]];
+    const qp_value *x = nd->n_in > 0 && nd->in[0] >= 0 ? &g->values[nd->in[0]] : NULL;
+    const qp_value *w = nd->n_in > 1 && nd->in[1] >= 0 ? &g->values[nd->in[1]] : NULL;
+    if (!strcmp(nd->op_type, "Conv") && w && w->rank >= 3) {
+        double k = 1; /* W is [M, C/group, k...]: one output element costs C/group * prod(k) */
+        for (int i = 1; i < w->rank; i++)
+            k *= (double)w->dims[i];
+        return numel(y) * k;
+    }
+    if (!strcmp(nd->op_type, "ConvTranspose") && w && x && w->rank >= 3) {
+        double k = 1; /* W is [C, M/group, k...]: each input element feeds M/group * prod(k) */
+        for (int i = 1; i < w->rank; i++)
+            k *= (double)w->dims[i];
+        return numel(x) * k;
+    }
+    if (!strcmp(nd->op_type, "Gemm") && x && x->rank == 2)
+        return numel(y) * (double)x->dims[qp_node_int(nd, "transA", 0) ? 0 : 1];
+    if (!strcmp(nd->op_type, "MatMul") && x && x->rank >= 1)
+        return numel(y) * (double)x->dims[x->rank - 1];
+    return numel(y);
+}
+
+static size_t value_bytes(const qp_qtable *t, const qp_value *v, int vi)
+{
+    int r = rep_of(&t->value[vi]);
+    size_t es = r >= 0 ? rep_bytes(r) : qp_dtype_size(v->dtype);
+    return (size_t)numel(v) * (es ? es : 4);
+}
+
+static size_t entry_bytes(const qp_qentry *e, const qp_value *v)
+{
+    int bits = qp_qtable_qtype_bits(e->qtype);
+    size_t es = bits ? (size_t)bits / 8 : e->qtype == QP_DT_F32 ? 4 : e->qtype ? 2 : qp_dtype_size(v->dtype);
+    return (size_t)numel(v) * es;
+}
+
+static void human(char *buf, size_t n, double v)
+{
+    if (v >= 1e9)
+        snprintf(buf, n, "%.3fG", v / 1e9);
+    else if (v >= 1e6)
+        snprintf(buf, n, "%.3fM", v / 1e6);
+    else if (v >= 1e3)
+        snprintf(buf, n, "%.3fk", v / 1e3);
+    else
+        snprintf(buf, n, "%.0f", v);
+}
+
+int qp_profile_report(const qp_profile *p, const qp_graph *g, const qp_qtable *t, size_t arena_bytes, FILE *f)
+{
+    int kw = 5;
+    for (int ni = 0; ni < g->n_nodes; ni++) {
+        int l = (int)strlen(g->nodes[ni].key ? g->nodes[ni].key : "");
+        if (l > kw)
+            kw = l;
+    }
+    if (kw > 72)
+        kw = 72;
+    double tot_macs = 0, tot_elts = 0, tot_cycles = 0, tot_w = 0, tot_a = 0, unit_cycles[QP_UNIT_COUNT] = {0};
+    int unpriced = 0;
+    fprintf(f, "target %s: clock %g MHz, on-chip SRAM %g KiB (%s)\n", p->name, p->clock_mhz, p->sram_kib,
+            p->source);
+    fprintf(f, "%-*s  %-18s %-4s %-31s %16s %14s %12s %12s\n", kw, "layer", "op", "unit", "type", "MACs/elements",
+            "cycles", "weight B", "activation B");
+    for (int ni = 0; ni < g->n_nodes; ni++) {
+        const qp_node *nd = &g->nodes[ni];
+        int u = qp_profile_op_unit(nd->op_type), out = node_out_rep(t, nd);
+        const qp_qentry *we = &t->weight[ni];
+        int wr = weight_rep(t, ni);
+        double work = qp_profile_node_work(g, ni), wbytes = 0, abytes = 0, cycles = -1;
+        for (int j = 0; j < nd->n_in; j++) {
+            int vi = nd->in[j];
+            if (vi < 0)
+                continue;
+            const qp_value *v = &g->values[vi];
+            if (j == 1 && qp_qentry_present(we))
+                wbytes += (double)entry_bytes(we, v);
+            else if (j == 2 && qp_qentry_present(&t->bias[ni]))
+                wbytes += (double)entry_bytes(&t->bias[ni], v);
+            else if (v->is_const) /* constant layers (Initializer_); parameter ports are attributes */
+                wbytes += qp_qentry_present(&t->value[vi]) ? (double)value_bytes(t, v, vi) : 0;
+            else
+                abytes += (double)value_bytes(t, v, vi);
+        }
+        for (int k = 0; k < nd->n_out; k++)
+            if (nd->out[k] >= 0)
+                abytes += (double)value_bytes(t, &g->values[nd->out[k]], nd->out[k]);
+        if (u >= 0 && out >= 0 && (p->unit[u].allowed >> out & 1) && (wr < 0 || (p->unit[u].allowed >> wr & 1))) {
+            double rate = p->unit[u].rate[out];
+            if (wr >= 0 && p->unit[u].rate[wr] < rate)
+                rate = p->unit[u].rate[wr];
+            cycles = ceil(work / rate);
+            tot_cycles += cycles;
+            unit_cycles[u] += cycles;
+        } else {
+            unpriced++;
+        }
+        if (u == QP_UNIT_NN)
+            tot_macs += work;
+        else
+            tot_elts += work;
+        tot_w += wbytes;
+        tot_a += abytes;
+        char type[64], cyc[32];
+        if (wr >= 0 && wr != out)
+            snprintf(type, sizeof type, "%s/w:%s", out >= 0 ? reps[out].name : "-", reps[wr].name);
+        else
+            snprintf(type, sizeof type, "%s", out >= 0 ? reps[out].name : "-");
+        if (cycles >= 0)
+            snprintf(cyc, sizeof cyc, "%.0f", cycles);
+        else
+            snprintf(cyc, sizeof cyc, "-");
+        fprintf(f, "%-*.*s  %-18.18s %-4s %-31.31s %16.0f %14s %12.0f %12.0f\n", kw, kw, nd->key ? nd->key : "?",
+                nd->op_type, u >= 0 ? unit_names[u] : "?", type, work, cyc, wbytes, abytes);
+    }
+    char a[32], b[32], c[32], d[32], e[32];
+    human(a, sizeof a, tot_macs);
+    human(b, sizeof b, tot_elts);
+    human(c, sizeof c, tot_cycles);
+    human(d, sizeof d, tot_w);
+    human(e, sizeof e, tot_a);
+    fprintf(f, "total: %d layers, %.0f MACs (%s) on nn, %.0f elements (%s) on tp/ppu\n", g->n_nodes, tot_macs, a,
+            tot_elts, b);
+    fprintf(f, "total: %.0f cycles (%s; nn %.0f, tp %.0f, ppu %.0f) = %.3f ms at %g MHz, compute only\n",
+            tot_cycles, c, unit_cycles[0], unit_cycles[1], unit_cycles[2], tot_cycles / (p->clock_mhz * 1e3),
+            p->clock_mhz);
+    if (unpriced)
+        fprintf(f, "total: %d layers not priced (not legal on %s: see the check)\n", unpriced, p->name);
+    fprintf(f, "total: weight traffic %.0f B (%s), activation traffic %.0f B (%s)\n", tot_w, d, tot_a, e);
+    fprintf(f, "total: arena %zu B (%.1f KiB), on-chip SRAM %g KiB: %s\n", arena_bytes, (double)arena_bytes / 1024,
+            p->sram_kib, (double)arena_bytes <= p->sram_kib * 1024 ? "fits" : "does not fit");
+    if (fflush(f) || ferror(f))
+        return qp_errorf(QP_ESYS, "writing the report: %s", strerror(errno));
+    return 0;
+}
