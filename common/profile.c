@@ -849,13 +849,27 @@ static void human(char *buf, size_t n, double v)
         snprintf(buf, n, "%.0f", v);
 }
 
+/* "type" or "type/w:weight type" of node ni. */
+static void type_label(const qp_qtable *t, int ni, char *buf, size_t n)
+{
+    int out = node_out_rep(t, &t->g->nodes[ni]), wr = weight_rep(t, ni);
+    if (wr >= 0 && wr != out)
+        snprintf(buf, n, "%s/w:%s", out >= 0 ? reps[out].name : "-", reps[wr].name);
+    else
+        snprintf(buf, n, "%s", out >= 0 ? reps[out].name : "-");
+}
+
 int qp_profile_report(const qp_profile *p, const qp_graph *g, const qp_qtable *t, size_t arena_bytes, FILE *f)
 {
-    int kw = 5;
+    int kw = 5, tw = 4;
+    char type[96];
     for (int ni = 0; ni < g->n_nodes; ni++) {
         int l = (int)strlen(g->nodes[ni].key ? g->nodes[ni].key : "");
         if (l > kw)
             kw = l;
+        type_label(t, ni, type, sizeof type);
+        if ((int)strlen(type) > tw)
+            tw = (int)strlen(type);
     }
     if (kw > 72)
         kw = 72;
@@ -863,7 +877,7 @@ int qp_profile_report(const qp_profile *p, const qp_graph *g, const qp_qtable *t
     int unpriced = 0;
     fprintf(f, "target %s: clock %g MHz, on-chip SRAM %g KiB (%s)\n", p->name, p->clock_mhz, p->sram_kib,
             p->source);
-    fprintf(f, "%-*s  %-18s %-4s %-31s %16s %14s %12s %12s\n", kw, "layer", "op", "unit", "type", "MACs/elements",
+    fprintf(f, "%-*s  %-18s %-4s %-*s %16s %14s %12s %12s\n", kw, "layer", "op", "unit", tw, "type", "MACs/elements",
             "cycles", "weight B", "activation B");
     for (int ni = 0; ni < g->n_nodes; ni++) {
         const qp_node *nd = &g->nodes[ni];
@@ -904,17 +918,14 @@ int qp_profile_report(const qp_profile *p, const qp_graph *g, const qp_qtable *t
             tot_elts += work;
         tot_w += wbytes;
         tot_a += abytes;
-        char type[64], cyc[32];
-        if (wr >= 0 && wr != out)
-            snprintf(type, sizeof type, "%s/w:%s", out >= 0 ? reps[out].name : "-", reps[wr].name);
-        else
-            snprintf(type, sizeof type, "%s", out >= 0 ? reps[out].name : "-");
+        char cyc[32];
+        type_label(t, ni, type, sizeof type);
         if (cycles >= 0)
             snprintf(cyc, sizeof cyc, "%.0f", cycles);
         else
             snprintf(cyc, sizeof cyc, "-");
-        fprintf(f, "%-*.*s  %-18.18s %-4s %-31.31s %16.0f %14s %12.0f %12.0f\n", kw, kw, nd->key ? nd->key : "?",
-                nd->op_type, u >= 0 ? unit_names[u] : "?", type, work, cyc, wbytes, abytes);
+        fprintf(f, "%-*.*s  %-18.18s %-4s %-*s %16.0f %14s %12.0f %12.0f\n", kw, kw, nd->key ? nd->key : "?",
+                nd->op_type, u >= 0 ? unit_names[u] : "?", tw, type, work, cyc, wbytes, abytes);
     }
     char a[32], b[32], c[32], d[32], e[32];
     human(a, sizeof a, tot_macs);
