@@ -231,3 +231,14 @@ bad() {   # bad NAME TEXT
     run -2 --separate-stderr "$TP" load "$BATS_TEST_TMPDIR/none.yml"
     assert_clean_failure test_profile "cannot open target profile '$BATS_TEST_TMPDIR/none.yml': No such file or directory"
 }
+
+@test "qpipe-target(5): the EXAMPLES profile loads, and refuses what the page says" {
+    awk '/^\.SH EXAMPLES/ { e = 1; next } /^\.SH / { e = 0 } e && /^\.RS/ { c = 1; next } /^\.RE/ { c = 0 }
+         e && c && !/^\./ { gsub(/\\-/, "-"); print }' "$QP_ROOT/man/man5/qpipe-target.5" > ex.yml
+    [ -s ex.yml ]
+    run -0 "$TP" load ./ex.yml
+    [ "$output" = "strict" ]
+    need_yolo
+    run -1 --separate-stderr "$TP" check ./ex.yml < "$F/hy_u8.ir"
+    assert_clean_failure test_profile "the converter asymmetric_affine-u8 -> dynamic_fixed_point-i16 from 'Transpose_Transpose_199_36' is not supported on strict"
+}
