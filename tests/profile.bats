@@ -116,26 +116,25 @@ EOF
 @test "report: yolov5s MACs equal a count made from the ONNX file by onnx's shape inference" {
     need_yolo
     /usr/bin/python3 -c 'import onnx' 2>/dev/null || skip "needs /usr/bin/python3 with onnx"
-    want=$(/usr/bin/python3 - "$YOLO" <<'EOF'
-import sys, onnx
-from onnx import shape_inference
-g = shape_inference.infer_shapes(onnx.load(sys.argv[1])).graph
-shape = {v.name: [d.dim_value for d in v.type.tensor_type.shape.dim] for v in list(g.value_info) + list(g.output)}
-init = {i.name: list(i.dims) for i in g.initializer}
-macs = 0
-for n in g.node:
-    assert n.op_type not in ("Gemm", "MatMul", "ConvTranspose"), n.op_type
-    if n.op_type == "Conv":   # output elements x (C/group x kh x kw), from W's dims
-        out, w = 1, 1
-        for d in shape[n.output[0]]: out *= d
-        for d in init[n.input[1]][1:]: w *= d
-        macs += out * w
-print(macs)
-EOF
-)
+    want=$(/usr/bin/python3 "$QP_ROOT/tests/models/count_macs.py" "$YOLO" 1,3,640,640)
     [ "$want" -gt 8000000000 ]    # 8.2 GMACs = 16.4 GFLOPs, ultralytics' figure for yolov5s at 640
     "$TP" report $PICO < "$F/u8.ir" > rep.txt
     grep -q "^total: 245 layers, $want MACs (8.217G) on nn" rep.txt || { cat rep.txt | tail -5; echo "want $want"; return 1; }
+}
+
+@test "report: MACs of ConvTranspose (PP-OCRv4 det) and MatMul (PP-OCR cls) equal the ONNX count too" {
+    /usr/bin/python3 -c 'import onnx' 2>/dev/null || skip "needs /usr/bin/python3 with onnx"
+    for m in "ch_PP-OCRv4_det_infer 1,3,640,640" "ch_ppocr_mobile_v2.0_cls_infer 1,3,48,192"; do
+        set -- $m
+        require_file "$QP_CACHE/models/$1.onnx"
+        onnx2ir --input-size "$2" --inputmeta m.yml --dataset "$QP_CACHE/images/dataset.txt" "$QP_CACHE/models/$1.onnx" > m.ir
+        calib -q --input-meta m.yml --iterations 1 < m.ir |
+            qtable --quantizer asymmetric_affine --qtype uint8 > q.ir
+        want=$(/usr/bin/python3 "$QP_ROOT/tests/models/count_macs.py" "$QP_CACHE/models/$1.onnx" "$2")
+        "$TP" report generic < q.ir > rep.txt
+        grep -q "^total: [0-9]* layers, $want MACs " rep.txt || { grep ^total rep.txt; echo "$1: want $want"; return 1; }
+    done
+    grep -q "^MatMul_p2o.MatMul.0_3 .* nn   asymmetric_affine-u8 *400 " rep.txt
 }
 
 @test "report: cycles, time, weight bytes and arena add up from the rows" {
