@@ -728,6 +728,37 @@ static int node_out_rep(const qp_qtable *t, const qp_node *nd)
     return nd->n_out > 0 && nd->out[0] >= 0 ? rep_of(&t->value[nd->out[0]]) : -1;
 }
 
+/* Whether input j of node ni is a precision boundary (a dtype converter before the layer):
+ * an activation input whose representation differs from the layer's output. */
+static int boundary(const qp_graph *g, const qp_qtable *t, int ni, int j, int *from, int *to)
+{
+    const qp_node *nd = &g->nodes[ni];
+    int vi = nd->in[j];
+    if (vi < 0 || g->values[vi].is_const || (j == 1 && qp_qentry_present(&t->weight[ni])) ||
+        (j == 2 && qp_qentry_present(&t->bias[ni])))
+        return 0;
+    *from = rep_of(&t->value[vi]);
+    *to = node_out_rep(t, nd);
+    return *from >= 0 && *to >= 0 && *from != *to;
+}
+
+/* qmix's name of that converter, without its uid: <layer>_pre_<from>_to_<to>, types glued. */
+static void converter_key(const char *layer, int from, int to, char *buf, size_t n)
+{
+    char a[64], b[64];
+    size_t k = 0;
+    for (const char *c = reps[from].name; *c && k < sizeof a - 1; c++)
+        if (*c != '-')
+            a[k++] = *c;
+    a[k] = 0;
+    k = 0;
+    for (const char *c = reps[to].name; *c && k < sizeof b - 1; c++)
+        if (*c != '-')
+            b[k++] = *c;
+    b[k] = 0;
+    snprintf(buf, n, "%s_pre_%s_to_%s", layer, a, b);
+}
+
 /* The first problem of node ni into msg (0 if none). */
 static int node_problem(const qp_profile *p, const qp_graph *g, const qp_qtable *t, int ni, char *msg, size_t n)
 {
@@ -757,13 +788,10 @@ static int node_problem(const qp_profile *p, const qp_graph *g, const qp_qtable 
         return 1;
     }
     for (int j = 0; j < nd->n_in; j++) {
-        int vi = nd->in[j];
-        if (vi < 0 || g->values[vi].is_const || (j == 1 && wr >= 0) || (j == 2 && qp_qentry_present(&t->bias[ni])))
+        int in, to;
+        if (!boundary(g, t, ni, j, &in, &to) || conv_allowed(p, in, out))
             continue;
-        int in = rep_of(&t->value[vi]);
-        if (in < 0 || in == out || conv_allowed(p, in, out))
-            continue;
-        const qp_value *v = &g->values[vi];
+        const qp_value *v = &g->values[nd->in[j]];
         const char *from = v->producer >= 0 ? g->nodes[v->producer].key : v->key ? v->key : v->name;
         snprintf(msg, n, "layer '%s' (%s): the converter %s -> %s from '%s' is not supported on %s", nd->key,
                  nd->op_type, reps[in].name, reps[out].name, from, p->name);
@@ -870,11 +898,18 @@ int qp_profile_report(const qp_profile *p, const qp_graph *g, const qp_qtable *t
         type_label(t, ni, type, sizeof type);
         if ((int)strlen(type) > tw)
             tw = (int)strlen(type);
+        for (int j = 0, from, to; j < g->nodes[ni].n_in; j++)
+            if (boundary(g, t, ni, j, &from, &to)) {
+                char ck[256];
+                converter_key(g->nodes[ni].key ? g->nodes[ni].key : "?", from, to, ck, sizeof ck);
+                if ((int)strlen(ck) > kw)
+                    kw = (int)strlen(ck);
+            }
     }
     if (kw > 72)
         kw = 72;
     double tot_macs = 0, tot_elts = 0, tot_cycles = 0, tot_w = 0, tot_a = 0, unit_cycles[QP_UNIT_COUNT] = {0};
-    int unpriced = 0;
+    int unpriced = 0, n_conv = 0;
     fprintf(f, "target %s: clock %g MHz, on-chip SRAM %g KiB (%s)\n", p->name, p->clock_mhz, p->sram_kib,
             p->source);
     fprintf(f, "%-*s  %-18s %-4s %-*s %16s %14s %12s %12s\n", kw, "layer", "op", "unit", tw, "type", "MACs/elements",
@@ -926,6 +961,31 @@ int qp_profile_report(const qp_profile *p, const qp_graph *g, const qp_qtable *t
             snprintf(cyc, sizeof cyc, "-");
         fprintf(f, "%-*.*s  %-18.18s %-4s %-*s %16.0f %14s %12.0f %12.0f\n", kw, kw, nd->key ? nd->key : "?",
                 nd->op_type, u >= 0 ? unit_names[u] : "?", tw, type, work, cyc, wbytes, abytes);
+        /* the dtype converters before the layer: on the tp, at the slower of the two types */
+        for (int j = 0, from, to; j < nd->n_in; j++) {
+            if (!boundary(g, t, ni, j, &from, &to))
+                continue;
+            const struct unit_spec *tp = &p->unit[QP_UNIT_TP];
+            const qp_value *v = &g->values[nd->in[j]];
+            double n = numel(v), cb = n * (double)(rep_bytes(from) + rep_bytes(to)), cc = -1;
+            char ck[256], ct[96];
+            if (conv_allowed(p, from, to) && (tp->allowed >> from & 1) && (tp->allowed >> to & 1)) {
+                cc = ceil(n / (tp->rate[from] < tp->rate[to] ? tp->rate[from] : tp->rate[to]));
+                tot_cycles += cc;
+                unit_cycles[QP_UNIT_TP] += cc;
+                snprintf(cyc, sizeof cyc, "%.0f", cc);
+            } else {
+                unpriced++;
+                snprintf(cyc, sizeof cyc, "-");
+            }
+            n_conv++;
+            tot_elts += n;
+            tot_a += cb;
+            converter_key(nd->key ? nd->key : "?", from, to, ck, sizeof ck);
+            snprintf(ct, sizeof ct, "%s", reps[to].name);
+            fprintf(f, "%-*.*s  %-18.18s %-4s %-*s %16.0f %14s %12.0f %12.0f\n", kw, kw, ck, "dtype_converter", "tp",
+                    tw, ct, n, cyc, 0.0, cb);
+        }
     }
     char a[32], b[32], c[32], d[32], e[32];
     human(a, sizeof a, tot_macs);
@@ -933,13 +993,17 @@ int qp_profile_report(const qp_profile *p, const qp_graph *g, const qp_qtable *t
     human(c, sizeof c, tot_cycles);
     human(d, sizeof d, tot_w);
     human(e, sizeof e, tot_a);
-    fprintf(f, "total: %d layers, %.0f MACs (%s) on nn, %.0f elements (%s) on tp/ppu\n", g->n_nodes, tot_macs, a,
-            tot_elts, b);
+    if (n_conv)
+        fprintf(f, "total: %d layers and %d converters, %.0f MACs (%s) on nn, %.0f elements (%s) on tp/ppu\n",
+                g->n_nodes, n_conv, tot_macs, a, tot_elts, b);
+    else
+        fprintf(f, "total: %d layers, %.0f MACs (%s) on nn, %.0f elements (%s) on tp/ppu\n", g->n_nodes, tot_macs,
+                a, tot_elts, b);
     fprintf(f, "total: %.0f cycles (%s; nn %.0f, tp %.0f, ppu %.0f) = %.3f ms at %g MHz, compute only\n",
             tot_cycles, c, unit_cycles[0], unit_cycles[1], unit_cycles[2], tot_cycles / (p->clock_mhz * 1e3),
             p->clock_mhz);
     if (unpriced)
-        fprintf(f, "total: %d layers not priced (not legal on %s: see the check)\n", unpriced, p->name);
+        fprintf(f, "total: %d layers or converters not priced (not legal on %s: see the check)\n", unpriced, p->name);
     fprintf(f, "total: weight traffic %.0f B (%s), activation traffic %.0f B (%s)\n", tot_w, d, tot_a, e);
     fprintf(f, "total: arena %zu B (%.1f KiB), on-chip SRAM %g KiB: %s\n", arena_bytes, (double)arena_bytes / 1024,
             p->sram_kib, (double)arena_bytes <= p->sram_kib * 1024 ? "fits" : "does not fit");

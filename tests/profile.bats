@@ -172,10 +172,22 @@ EOF
     "$TP" report $NANO < "$F/u8.ir" | grep -q "^total: .* cycles (.*; nn 10698954,"
 }
 
+@test "report: the hybrid's dtype converters are rows of their own, named as qmix names them" {
+    need_yolo
+    "$TP" report $PICO < "$F/hy_u8.ir" > rep.txt
+    awk '$2 == "dtype_converter" { print $1 }' rep.txt > ours.txt
+    sed -n "s/^  '@\(.*_pre_.*\)_[0-9]*:out0':$/\1/p" "$F/hy_u8.quantize" > qmix.txt
+    [ -s qmix.txt ]
+    diff qmix.txt ours.txt
+    grep -q "^total: 245 layers and 3 converters, " rep.txt
+    # 1 x 3 x 80 x 80 x 85 elements at the tp's int16 rate (32 per cycle on the Pico)
+    grep -q "^Sigmoid_Sigmoid_202_21_pre_asymmetric_affineu8_to_dynamic_fixed_pointi16 .* tp   dynamic_fixed_point-i16 *1632000 *51000 *0 *4896000$" rep.txt
+}
+
 @test "report: layers illegal on the target are listed but not priced" {
     need_yolo
     "$TP" report $PICO < "$F/pcq.ir" > rep.txt
-    grep -q "^total: 245 layers not priced (not legal on $PICO: see the check)" rep.txt
+    grep -q "^total: 245 layers or converters not priced (not legal on $PICO: see the check)" rep.txt
     grep -q "^Conv_Conv_0_257 .* nn   asymmetric_affine-i8/w:perchannel_symmetric_affine-i8 *353894400 *- " rep.txt
 }
 
