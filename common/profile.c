@@ -621,25 +621,13 @@ int qp_profile_parse(const char *buf, size_t len, const char *name, qp_profile *
 
 int qp_profile_load_file(const char *path, qp_profile **out)
 {
+    unsigned char *buf;
+    size_t n;
     *out = NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return qp_errorf(QP_EUSAGE, "cannot open target profile '%s': %s", path, strerror(errno));
-    char *buf = malloc(MAX_FILE + 1);
-    if (!buf) {
-        fclose(f);
-        return qp_errorf(QP_ESYS, "out of memory");
-    }
-    size_t n = fread(buf, 1, MAX_FILE + 1, f);
-    int err = ferror(f);
-    fclose(f);
-    int rc;
-    if (err)
-        rc = qp_errorf(QP_ESYS, "%s: read error", path);
-    else if (n > MAX_FILE)
-        rc = qp_errorf(QP_EUSAGE, "%s: larger than %zu bytes: not a target profile", path, MAX_FILE);
-    else
-        rc = qp_profile_parse(buf, n, path, out);
+    int rc = qp_tensorio_read_file(path, MAX_FILE, &buf, &n);
+    if (rc)
+        return rc;
+    rc = qp_profile_parse((const char *)buf, n, path, out);
     free(buf);
     return rc;
 }

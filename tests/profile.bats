@@ -239,8 +239,11 @@ bad() {   # bad NAME TEXT
     bad conv_default ":15:12: 'converters.default' must be allow or deny, not 'maybe'"
     bad conv_triple ":16:7: 'converters.deny' entries are [FROM, TO] pairs, not 3 values"
     bad conv_same ":16:7: 'converters.deny' pair [float16, float16] is no conversion"
-    run -2 --separate-stderr "$TP" load "$BATS_TEST_TMPDIR/none.yml"
-    assert_clean_failure test_profile "cannot open target profile '$BATS_TEST_TMPDIR/none.yml': No such file or directory"
+    run -1 --separate-stderr "$TP" load "$BATS_TEST_TMPDIR/none.yml"
+    assert_clean_failure test_profile "cannot read '$BATS_TEST_TMPDIR/none.yml': No such file or directory"
+    head -c 1048577 /dev/zero | tr '\0' '#' > big.yml
+    run -1 --separate-stderr "$TP" load ./big.yml
+    assert_clean_failure test_profile "cannot read './big.yml': file is larger than 1048576 bytes"
 }
 
 @test "qpipe-target(5): the EXAMPLES profile loads, and refuses what the page says" {
