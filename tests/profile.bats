@@ -88,6 +88,21 @@ EOF
     [ "$output" = "generic: legal" ]
 }
 
+@test "a layer without weights is refused by its output type on its own unit" {
+    need_yolo
+    cat > pcq_nn.yml <<'EOF'
+name: pcq-nn-only
+clock_mhz: 100
+sram_kib: 0
+units:
+  nn: {types: {perchannel_symmetric_affine-i8: 64, asymmetric_affine-i8: 64}}
+  tp: {types: {asymmetric_affine-u8: 8}}
+  ppu: {types: {}}
+EOF
+    run -1 --separate-stderr "$TP" check ./pcq_nn.yml < "$F/pcq.ir"
+    assert_clean_failure test_profile "layer 'Sigmoid_Sigmoid_1_258' (Sigmoid) is asymmetric_affine-i8, not supported on the ppu unit of pcq-nn-only (it allows nothing) (and 184 more illegal layers)"
+}
+
 @test "yolov5s uint8 and int16 DFP are accepted on every target" {
     need_yolo
     for s in u8 i16; do

@@ -43,6 +43,49 @@ static const char *const all_reps[] = {
     "symmetric_affine-i16", "perchannel_symmetric_affine-i8", "perchannel_symmetric_affine-i16",
     "dynamic_fixed_point-i8", "dynamic_fixed_point-i16", "bfloat16", "float16", "float32"};
 
+/* MACs per op on shapes worked out by hand. */
+static int node(qp_graph *g, const char *op, int a, int b, int y)
+{
+    int in[2] = {a, b}, out[1] = {y};
+    return qp_graph_add_node(g, op, op, 2, in, 1, out);
+}
+
+static void work_tests(void)
+{
+    qp_graph *g = qp_graph_new();
+    if (!g) {
+        CHECK(0, "qp_graph_new");
+        return;
+    }
+    const int64_t x[] = {1, 8, 10, 12}, w[] = {16, 8, 3, 3}, y[] = {1, 16, 10, 12};
+    const int64_t wd[] = {8, 1, 3, 3}, yd[] = {1, 8, 5, 6};            /* depthwise, stride 2 */
+    const int64_t wt[] = {8, 4, 2, 2}, yt[] = {1, 8, 20, 24};          /* ConvTranspose, group 2: M = 8 */
+    const int64_t a[] = {5, 7}, at[] = {7, 5}, b[] = {7, 3}, ym[] = {5, 3};
+    const int64_t a3[] = {2, 5, 7}, ym3[] = {2, 5, 3};
+    int vx = qp_graph_add_value(g, "x", QP_DT_F32, 4, x), vw = qp_graph_add_value(g, "w", QP_DT_F32, 4, w);
+    int vy = qp_graph_add_value(g, "y", QP_DT_F32, 4, y), vwd = qp_graph_add_value(g, "wd", QP_DT_F32, 4, wd);
+    int vyd = qp_graph_add_value(g, "yd", QP_DT_F32, 4, yd), vwt = qp_graph_add_value(g, "wt", QP_DT_F32, 4, wt);
+    int vyt = qp_graph_add_value(g, "yt", QP_DT_F32, 4, yt), va = qp_graph_add_value(g, "a", QP_DT_F32, 2, a);
+    int vat = qp_graph_add_value(g, "at", QP_DT_F32, 2, at), vb = qp_graph_add_value(g, "b", QP_DT_F32, 2, b);
+    int vym = qp_graph_add_value(g, "ym", QP_DT_F32, 2, ym), va3 = qp_graph_add_value(g, "a3", QP_DT_F32, 3, a3);
+    int vym3 = qp_graph_add_value(g, "ym3", QP_DT_F32, 3, ym3), vr = qp_graph_add_value(g, "r", QP_DT_F32, 4, y);
+    int conv = node(g, "Conv", vx, vw, vy), dw = node(g, "Conv", vx, vwd, vyd);
+    int ct = node(g, "ConvTranspose", vx, vwt, vyt), gemm = node(g, "Gemm", va, vb, vym);
+    int gemm_t = node(g, "Gemm", vat, vb, vym), mm = node(g, "MatMul", va3, vb, vym3), relu = node(g, "Relu", vy, -1, vr);
+    CHECK(gemm_t >= 0 && qp_node_set_int(g, gemm_t, "transA", 1) == 0, "transA");
+    CHECK(qp_profile_node_work(g, conv) == 1920.0 * 72, "Conv: 16*10*12 outputs x 8*3*3: %g",
+          qp_profile_node_work(g, conv));
+    CHECK(qp_profile_node_work(g, dw) == 240.0 * 9, "depthwise: 8*5*6 outputs x 1*3*3: %g", qp_profile_node_work(g, dw));
+    CHECK(qp_profile_node_work(g, ct) == 960.0 * 16, "ConvTranspose: 8*10*12 inputs x 4*2*2: %g",
+          qp_profile_node_work(g, ct));
+    CHECK(qp_profile_node_work(g, gemm) == 105, "Gemm: 5*3 outputs x K 7: %g", qp_profile_node_work(g, gemm));
+    CHECK(qp_profile_node_work(g, gemm_t) == 105, "Gemm transA: K from A's first axis: %g",
+          qp_profile_node_work(g, gemm_t));
+    CHECK(qp_profile_node_work(g, mm) == 210, "MatMul: 2*5*3 outputs x K 7: %g", qp_profile_node_work(g, mm));
+    CHECK(qp_profile_node_work(g, relu) == 1920, "Relu: its output elements: %g", qp_profile_node_work(g, relu));
+    qp_graph_free(g);
+}
+
 static int self_tests(void)
 {
     /* every op qpipe supports runs on some unit */
@@ -85,6 +128,7 @@ static int self_tests(void)
     CHECK(rc == 0, "every representation name parses: %s", qp_error_msg());
     if (!rc)
         qp_profile_free(p);
+    work_tests();
     printf("%d passed, %d failed\n", passed, failed);
     return failed ? 1 : 0;
 }
