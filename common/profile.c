@@ -134,8 +134,8 @@ struct qp_profile {
     double clock_mhz, sram_kib;
     struct unit_spec unit[QP_UNIT_COUNT];
     int conv_default_allow;
-    int n_exc;
-    struct { int from, to; } *exc;  /* pairs that differ from the default */
+    int n_listed;
+    struct { int from, to, allow; } *listed; /* converters.allow and .deny pairs */
 };
 
 const char *qp_profile_name(const qp_profile *p) { return p->name; }
@@ -485,8 +485,8 @@ static int parse_unit(const struct yp *P, const struct ynode *n, int u, qp_profi
         (rc = require(P, n, "types", what, &types)))
         return rc;
     snprintf(what, sizeof what, "units.%s.types", unit_names[u]);
-    if (types->kind == YN_SCALAR && !types->quoted && (!*types->v || !strcmp(types->v, "{}")))
-        return 0; /* an empty unit: runs nothing */
+    if (types->kind == YN_SCALAR && !types->quoted && !*types->v)
+        return 0; /* "types:" left empty: the unit runs nothing */
     if ((rc = want(P, types, YN_MAP, what)))
         return rc;
     for (int i = 0; i < types->n; i++) {
@@ -521,10 +521,13 @@ static int parse_pairs(const struct yp *P, const struct ynode *n, const char *wh
         if (from == to)
             return yerr(P, e->line, e->col, "'%s' pair [%s, %s] is no conversion", what, reps[from].name,
                         reps[to].name);
-        if (allow != p->conv_default_allow) {
-            p->exc[p->n_exc].from = from;
-            p->exc[p->n_exc++].to = to;
-        }
+        for (int k = 0; k < p->n_listed; k++)
+            if (p->listed[k].from == from && p->listed[k].to == to)
+                return yerr(P, e->line, e->col, "pair [%s, %s] is listed twice in 'converters'%s", reps[from].name,
+                            reps[to].name, p->listed[k].allow != allow ? " (in allow and in deny)" : "");
+        p->listed[p->n_listed].from = from;
+        p->listed[p->n_listed].to = to;
+        p->listed[p->n_listed++].allow = allow;
     }
     return 0;
 }
@@ -548,12 +551,9 @@ static int parse_profile(const struct yp *P, const struct ynode *root, qp_profil
     if ((rc = require(P, root, "units", "the target profile", &units)) || (rc = want(P, units, YN_MAP, "units")) ||
         (rc = check_keys(P, units, "units", unit_names)))
         return rc;
-    for (int u = 0; u < QP_UNIT_COUNT; u++) {
-        char what[32];
-        snprintf(what, sizeof what, "units");
-        if ((rc = require(P, units, unit_names[u], what, &n)) || (rc = parse_unit(P, n, u, p)))
+    for (int u = 0; u < QP_UNIT_COUNT; u++)
+        if ((rc = require(P, units, unit_names[u], "units", &n)) || (rc = parse_unit(P, n, u, p)))
             return rc;
-    }
     p->conv_default_allow = 1;
     const struct ynode *cv = get(root, "converters");
     if (!cv)
@@ -570,7 +570,7 @@ static int parse_profile(const struct yp *P, const struct ynode *root, qp_profil
     }
     const struct ynode *al = get(cv, "allow"), *de = get(cv, "deny");
     int cap = (al && al->kind == YN_SEQ ? al->n : 0) + (de && de->kind == YN_SEQ ? de->n : 0);
-    if (!(p->exc = qp_arena_array(p->a, (size_t)(cap ? cap : 1), sizeof *p->exc)))
+    if (!(p->listed = qp_arena_array(p->a, (size_t)(cap ? cap : 1), sizeof *p->listed)))
         return QP_ESYS;
     if (al && (rc = parse_pairs(P, al, "converters.allow", 1, p)))
         return rc;
@@ -678,9 +678,9 @@ int qp_profile_load_name(const char *name, qp_profile **out)
 
 static int conv_allowed(const qp_profile *p, int from, int to)
 {
-    for (int i = 0; i < p->n_exc; i++)
-        if (p->exc[i].from == from && p->exc[i].to == to)
-            return !p->conv_default_allow;
+    for (int i = 0; i < p->n_listed; i++)
+        if (p->listed[i].from == from && p->listed[i].to == to)
+            return p->listed[i].allow;
     return p->conv_default_allow;
 }
 

@@ -254,6 +254,7 @@ bad() {   # bad NAME TEXT
     bad conv_default ":15:12: 'converters.default' must be allow or deny, not 'maybe'"
     bad conv_triple ":16:7: 'converters.deny' entries are [FROM, TO] pairs, not 3 values"
     bad conv_same ":16:7: 'converters.deny' pair [float16, float16] is no conversion"
+    bad conv_both ":18:7: pair [asymmetric_affine-u8, dynamic_fixed_point-i16] is listed twice in 'converters' (in allow and in deny)"
     run -1 --separate-stderr "$TP" load "$BATS_TEST_TMPDIR/none.yml"
     assert_clean_failure test_profile "cannot read '$BATS_TEST_TMPDIR/none.yml': No such file or directory"
     head -c 1048577 /dev/zero | tr '\0' '#' > big.yml
