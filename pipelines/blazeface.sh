@@ -4,9 +4,10 @@
 # on the 16 photos of the dataset list (its odd lines), evaluates on their 16 mirror images (the even lines: other
 # inputs, the same faces: a face detector calibrated without faces clips its score logits at 0), and prints one
 # table: mean cosine against the float golden output over the evaluation samples, whole and per field.
-# usage: blazeface.sh WORKDIR [MODEL.onnx [DATASET.txt]]
+# usage: blazeface.sh WORKDIR [MODEL.onnx [DATASET.txt]]   (WORKDIR is emptied first)
 #        (defaults tests/cache/models/blazeface_decode.onnx, tests/cache/images/dataset.txt)
 set -euo pipefail
+shopt -s inherit_errexit   # a failing producer inside $(...) stops the script
 [ $# -ge 1 ] || { echo "usage: blazeface.sh WORKDIR [MODEL.onnx [DATASET.txt]]" >&2; exit 2; }
 root=$(cd "$(dirname "$0")/.." && pwd)
 work=$1 model=${2:-$root/tests/cache/models/blazeface_decode.onnx} list=${3:-$root/tests/cache/images/dataset.txt}
@@ -25,44 +26,51 @@ meta=$work/$name-inputmeta.yml n=${#evals[@]}
 imgs 1~2p > "$work/calib.txt"
 sed 's/^\( *- path:\) dataset.txt$/\1 calib.txt/' "$meta" > "$work/calib-inputmeta.yml"
 calib -q --input-meta "$work/calib-inputmeta.yml" < "$work/$name.ir" > "$work/$name.calib.ir"
-# table Q T OUT / mix OUT QMIX-OPTIONS...: a quantized stream (and its .quantize) from the statistics / from the
-# int8 PCQ one; each prints the stream's path
+# Producers of a row, each printing a path: table Q T OUT (qtable on the statistics), mix OUT QMIX-OPTIONS...
+# (qmix on the int8 PCQ table), ort (onnxruntime-node's outputs on the golden's input tensors, named as golden's)
 table() { qtable --quantizer "$1" --qtype "$2" -q "$work/$3.quantize" < "$work/$name.calib.ir" > "$work/$3.ir"
           echo "$work/$3.ir"; }
-mix() { local out=$work/$1; shift; qmix "$@" -o "$out.quantize" < "$pcq" > "$out.ir"; echo "$out.ir"; }
+mix() { local out=$work/$1; shift; qmix "$@" -o "$out.quantize" < "$work/pcq.ir" > "$out.ir"; echo "$out.ir"; }
+ort() {
+    local f g
+    for f in "$work"/golden/iter_*_input*.npy; do
+        g=$(basename "$f" | sed 's/_input.*//')
+        node "$root/tests/ref/ort_run.js" "$model" "$work/ort/$g" "$f" >/dev/null
+        mv "$work/ort/$g/detections.npy" "$work/ort/$(basename "$work/golden/$g"_attach_*.npy)"
+    done
+    echo "$work/ort"
+}
 
-# row LABEL IR|DIR: the integer simulation of IR (or the outputs already in DIR) against the golden tensors,
-# mean cosine over the evaluation samples: whole, boxes, keypoints, scores; then the int16 share of the layers
-# with weights (Conv, Gemm, MatMul: all of the MACs) in IR's .quantize
+# row LABEL PRODUCER...: runs the producer; the integer simulation of the stream it made (or the outputs in the
+# directory it names) against the golden tensors, mean cosine over the evaluation samples: whole, boxes,
+# keypoints, scores; then how many of the layers with weights (Conv, Gemm, MatMul: all the MACs) are int16
 row() {
-    local out=$2 i16=-
-    if [ -f "$2" ]; then
+    local label=$1 out i16=- ir
+    shift
+    ir=$("$@")
+    out=$ir
+    if [ -f "$ir" ]; then
         i16=$(awk '/:weight.:$/ { w = 1; n++; next } w && /qtype:/ { k += $2 == "i16"; w = 0 }
-                   END { printf "%d/%d", k, n }' "${2%.ir}.quantize")
-        out=$work/run.$(basename "$2" .ir)
-        qinfer -q --dtype quantized --input-meta "$meta" --iterations "$n" --format npy --output-dir "$out" < "$2"
+                   END { printf "%d/%d", k, n }' "${ir%.ir}.quantize")
+        out=$work/run.$(basename "$ir" .ir)
+        qinfer -q --dtype quantized --input-meta "$meta" --iterations "$n" --format npy --output-dir "$out" < "$ir"
     fi
     for f in "$work"/golden/iter_*_attach_*.npy; do
         tsim --tsv --split-last 4,12,1 "$f" "$out/$(basename "$f")" | tail -n +2
-    done | awk -F'\t' -v l="$1" -v i16="$i16" '{ s[$3] += $4; c[$3]++ }
+    done > "$work/rows.tsv"
+    awk -F'\t' -v l="$label" -v i16="$i16" '{ s[$3] += $4; c[$3]++ }
         END { printf "%-18s %9.6f %9.6f %9.6f %9.6f  %s\n", l, s["all"] / c["all"], s["0:4"] / c["0:4"],
-              s["4:16"] / c["4:16"], s["16:17"] / c["16:17"], i16 }'
+              s["4:16"] / c["4:16"], s["16:17"] / c["16:17"], i16 }' "$work/rows.tsv" >> "$work/table.txt"
 }
 
-# float: qpipe's golden against onnxruntime-node on the same input tensors
-mkdir -p "$work/ort"
-for f in "$work"/golden/iter_*_input*.npy; do
-    g=$(basename "$f" | sed 's/_input.*//')
-    node "$root/tests/ref/ort_run.js" "$model" "$work/ort/$g" "$f" >/dev/null
-    mv "$work/ort/$g/detections.npy" "$work/ort/$(basename "$work/golden/${g}"_attach_*.npy)"
-done
-pcq=$(table perchannel_symmetric_affine int8 pcq)
-printf "%-18s %9s %9s %9s %9s  %s\n" "mean cos ($n)" whole boxes keypoints scores "i16 MAC layers"
-row "float (ort)"      "$work/ort"
-row "uint8"            "$(table asymmetric_affine uint8 u8)"
-row "int8 PCQ"         "$pcq"
-row "int16 DFP"        "$(table dynamic_fixed_point int16 i16)"
-row "hybrid tail i16"  "$(mix tail-i16 --from "$tail" --to dynamic_fixed_point-i16)"
-row "float32 tail"     "$(mix tail-f32 --from "$tail" --to float32)"
-row "tail+score heads" "$(mix heads-i16 --from "$tail" --to dynamic_fixed_point-i16 \
-    --layer '*conv2d_1[78]/*=dynamic_fixed_point-i16' --layer '*classificators*=dynamic_fixed_point-i16')"
+printf "%-18s %9s %9s %9s %9s  %s\n" "mean cos ($n)" whole boxes keypoints scores "i16 MAC layers" > "$work/table.txt"
+table perchannel_symmetric_affine int8 pcq >/dev/null
+row "float (ort)"      ort
+row "uint8"            table asymmetric_affine uint8 u8
+row "int8 PCQ"         table perchannel_symmetric_affine int8 pcq
+row "int16 DFP"        table dynamic_fixed_point int16 i16
+row "hybrid tail i16"  mix tail-i16 --from "$tail" --to dynamic_fixed_point-i16
+row "float32 tail"     mix tail-f32 --from "$tail" --to float32
+row "tail+score heads" mix heads-i16 --from "$tail" --to dynamic_fixed_point-i16 \
+    --layer '*conv2d_1[78]/*=dynamic_fixed_point-i16' --layer '*classificators*=dynamic_fixed_point-i16'
+cat "$work/table.txt"
