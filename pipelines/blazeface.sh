@@ -12,6 +12,8 @@ shopt -s inherit_errexit   # a failing producer inside $(...) stops the script
 root=$(cd "$(dirname "$0")/.." && pwd)
 work=$1 model=${2:-$root/tests/cache/models/blazeface_decode.onnx} list=${3:-$root/tests/cache/images/dataset.txt}
 tail=decode_raw   # the first decoding layer: everything below it is the decoding tail
+export FIELDS=boxes:4,keypoints:12,scores:1    # = tsim --split-last 4,12,1, named
+. "$root/pipelines/summary.bash"
 [ -f "$model" ] || { echo "blazeface.sh: missing '$model' (tests/fetch-all.sh)" >&2; exit 1; }
 [ "$(grep -c . "$list")" -ge 32 ] || { echo "blazeface.sh: '$list' needs 32 images (16 + 16)" >&2; exit 1; }
 # the list's images, found next to it (its paths may name another checkout)
@@ -41,9 +43,9 @@ ort() {
     echo "$work/ort"
 }
 
-# row LABEL PRODUCER...: runs the producer; the integer simulation of the stream it made (or the outputs in the
-# directory it names) against the golden tensors, mean cosine over the evaluation samples: whole, boxes,
-# keypoints, scores; then how many of the layers with weights (Conv, Gemm, MatMul: all the MACs) are int16
+# row LABEL PRODUCER...: runs the producer, then the integer simulation of the stream it made (or takes the
+# outputs in the directory it names); its summary row, noting how many of the layers with weights (Conv, Gemm,
+# MatMul: all the MACs) are int16
 row() {
     local label=$1 out i16=- ir
     shift
@@ -55,15 +57,10 @@ row() {
         out=$work/run.$(basename "$ir" .ir)
         qinfer -q --dtype quantized --input-meta "$meta" --iterations "$n" --format npy --output-dir "$out" < "$ir"
     fi
-    for f in "$work"/golden/iter_*_attach_*.npy; do
-        tsim --tsv --split-last 4,12,1 "$f" "$out/$(basename "$f")" | tail -n +2
-    done > "$work/rows.tsv"
-    awk -F'\t' -v l="$label" -v i16="$i16" '{ s[$3] += $4; c[$3]++ }
-        END { printf "%-18s %9.6f %9.6f %9.6f %9.6f  %s\n", l, s["all"] / c["all"], s["0:4"] / c["0:4"],
-              s["4:16"] / c["4:16"], s["16:17"] / c["16:17"], i16 }' "$work/rows.tsv" >> "$work/table.txt"
+    summary_row "$label" "$out" "$i16"
 }
 
-printf "%-18s %9s %9s %9s %9s  %s\n" "mean cos ($n)" whole boxes keypoints scores "i16 MAC layers" > "$work/table.txt"
+summary_begin
 table perchannel_symmetric_affine int8 pcq >/dev/null
 row "float (ort)"      ort
 row "uint8"            table asymmetric_affine uint8 u8
@@ -73,4 +70,4 @@ row "hybrid tail i16"  mix tail-i16 --from "$tail" --to dynamic_fixed_point-i16
 row "float32 tail"     mix tail-f32 --from "$tail" --to float32
 row "tail+score heads" mix heads-i16 --from "$tail" --to dynamic_fixed_point-i16 \
     --layer '*conv2d_1[78]/*=dynamic_fixed_point-i16' --layer '*classificators*=dynamic_fixed_point-i16'
-cat "$work/table.txt"
+summary_print "i16 MAC layers"
