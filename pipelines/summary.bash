@@ -22,6 +22,33 @@ summary_row() {
     ' "$work/summary.tsv" >> "$work/summary.txt"
 }
 
+# summary_i16 FILE.quantize: "k/n", k of the n layers with weights (Conv, Gemm, MatMul: all the MACs) in int16
+summary_i16() {
+    awk '/:weight.:$/ { w = 1; n++; next } w && /qtype:/ { k += $2 == "i16"; w = 0 } END { printf "%d/%d", k, n }' "$1"
+}
+
+# summary_ort MODEL.onnx: onnxruntime-node (tests/ref/ort_run.js) on the golden run's input tensors, its output
+# written under the golden output's name in $work/ort; prints that directory. One input and one output only.
+summary_ort() {
+    local model=$1 f k x
+    local -a ins outs
+    rm -rf "$work/ort"
+    for f in "$work"/golden/iter_*_attach_*.npy; do
+        k=${f##*/iter_}
+        k=${k%%_*}
+        ins=()
+        for x in "$work"/golden/iter_"$k"_*.npy; do [ "$x" = "$f" ] || ins+=("$x"); done
+        node "$(dirname "${BASH_SOURCE[0]}")/../tests/ref/ort_run.js" "$model" "$work/ort/$k" "${ins[@]}" >/dev/null
+        outs=("$work/ort/$k"/*.npy)
+        if [ ${#ins[@]} -ne 1 ] || [ ${#outs[@]} -ne 1 ]; then
+            echo "summary_ort: '$model': the float row handles one input and one output" >&2
+            return 1
+        fi
+        mv "${outs[0]}" "$work/ort/${f##*/}"
+    done
+    echo "$work/ort"
+}
+
 # summary_print NOTE-TITLE: the table, a header (the sample count, the fields, NOTE-TITLE) then the rows
 summary_print() {
     { cat "$work/summary.head"; printf '\t%s\n' "$1"; cat "$work/summary.txt"; } |
