@@ -29,19 +29,10 @@ imgs 1~2p > "$work/calib.txt"
 sed 's/^\( *- path:\) dataset.txt$/\1 calib.txt/' "$meta" > "$work/calib-inputmeta.yml"
 calib -q --input-meta "$work/calib-inputmeta.yml" < "$work/$name.ir" > "$work/$name.calib.ir"
 # Producers of a row, each printing a path: table Q T OUT (qtable on the statistics), mix OUT QMIX-OPTIONS...
-# (qmix on the int8 PCQ table), ort (onnxruntime-node's outputs on the golden's input tensors, named as golden's)
+# (qmix on the int8 PCQ table), summary_ort MODEL (onnxruntime-node's outputs on the golden's input tensors)
 table() { qtable --quantizer "$1" --qtype "$2" -q "$work/$3.quantize" < "$work/$name.calib.ir" > "$work/$3.ir"
           echo "$work/$3.ir"; }
 mix() { local out=$work/$1; shift; qmix "$@" -o "$out.quantize" < "$work/pcq.ir" > "$out.ir"; echo "$out.ir"; }
-ort() {
-    local f g
-    for f in "$work"/golden/iter_*_input*.npy; do
-        g=$(basename "$f" | sed 's/_input.*//')
-        node "$root/tests/ref/ort_run.js" "$model" "$work/ort/$g" "$f" >/dev/null
-        mv "$work/ort/$g/detections.npy" "$work/ort/$(basename "$work/golden/$g"_attach_*.npy)"
-    done
-    echo "$work/ort"
-}
 
 # row LABEL PRODUCER...: runs the producer, then the integer simulation of the stream it made (or takes the
 # outputs in the directory it names); its summary row, noting how many of the layers with weights (Conv, Gemm,
@@ -52,8 +43,7 @@ row() {
     ir=$("$@")
     out=$ir
     if [ -f "$ir" ]; then
-        i16=$(awk '/:weight.:$/ { w = 1; n++; next } w && /qtype:/ { k += $2 == "i16"; w = 0 }
-                   END { printf "%d/%d", k, n }' "${ir%.ir}.quantize")
+        i16=$(summary_i16 "${ir%.ir}.quantize")
         out=$work/run.$(basename "$ir" .ir)
         qinfer -q --dtype quantized --input-meta "$meta" --iterations "$n" --format npy --output-dir "$out" < "$ir"
     fi
@@ -62,7 +52,7 @@ row() {
 
 summary_begin
 table perchannel_symmetric_affine int8 pcq >/dev/null
-row "float (ort)"      ort
+row "float (ort)"      summary_ort "$model"
 row "uint8"            table asymmetric_affine uint8 u8
 row "int8 PCQ"         table perchannel_symmetric_affine int8 pcq
 row "int16 DFP"        table dynamic_fixed_point int16 i16
