@@ -13,6 +13,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 work=$1 model=${2:-$root/tests/cache/models/blazeface_decode.onnx} list=${3:-$root/tests/cache/images/dataset.txt}
 tail=decode_raw   # the first decoding layer: everything below it is the decoding tail
 export FIELDS=boxes:4,keypoints:12,scores:1    # = tsim --split-last 4,12,1, named
+# shellcheck source=pipelines/summary.bash
 . "$root/pipelines/summary.bash"
 [ -f "$model" ] || { echo "blazeface.sh: missing '$model' (tests/fetch-all.sh)" >&2; exit 1; }
 [ "$(grep -c . "$list")" -ge 32 ] || { echo "blazeface.sh: '$list' needs 32 images (16 + 16)" >&2; exit 1; }

@@ -24,6 +24,7 @@ for f in "$work"/golden/iter_*_attach_*.npy; do
     tsim ${FIELDS:+--fields "$FIELDS"} "$f" "$work/hybrid/$(basename "$f")"
 done
 # 4. the summary table
+# shellcheck source=pipelines/summary.bash
 . "$(dirname "$0")/summary.bash"
 summary_begin
 if [ -n "${MODEL:-}" ]; then

@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2154  # $work is set by the script that sources this file
 # Sourced by the pipelines that end with one summary table (blazeface.sh, hybrid.sh): a row per run, the mean
 # over the samples of the cosine against the golden tensors ($work/golden/iter_*_attach_*.npy), whole and per
 # field (tsim --fields $FIELDS), and one free column. Rows accumulate in $work/summary.txt; nothing is printed
