@@ -111,10 +111,14 @@ def main():
         fail(f"cannot load '{args[0]}': {str(e).splitlines()[0] if str(e) else type(e).__name__}")
     model, a = build(model)
     data = model.SerializeToString()
-    with open(args[1], 'wb') as f:
-        f.write(data)
-    if len(args) == 4:
-        np.save(args[3], a)
+    try:
+        with open(args[1], 'wb') as f:
+            f.write(data)
+        if len(args) == 4:
+            np.save(args[3], a)
+    except OSError as e:
+        sys.stderr.write(f"make_blazeface_decode.py: cannot write '{e.filename}': {e.strerror}\n")
+        sys.exit(3)
 
 
 if __name__ == '__main__':
