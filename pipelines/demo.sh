@@ -28,5 +28,8 @@ for qt in "dynamic_fixed_point int16" "perchannel_symmetric_affine int8"; do
 done
 # the hybrid step: the vendor guide's list of Detect-tail layers in int16 DFP over int8 PCQ
 echo "hybrid (int8 PCQ + the guide's 60 layers in int16 DFP) against the golden output, sample 0:"
-out=$(FIELDS=boxes:4,obj:1,cls:80 "$root/pipelines/hybrid.sh" "$work" "$root/pipelines/yolov5s-hybrid.quantize")
+out=$(MODEL=$model FIELDS=boxes:4,obj:1,cls:80 "$root/pipelines/hybrid.sh" "$work" \
+    "$root/pipelines/yolov5s-hybrid.quantize")
 echo "$out" | head -n 4
+echo "summary over the 4 samples (int8 PCQ, the guide's list in int16 DFP, the same list in float32):"
+echo "$out" | sed -n '/^mean cos/,$p'

@@ -5,5 +5,6 @@ set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 sh "$here/models/get_yolov5s.sh" "$here/cache/models/yolov5s.onnx"
 sh "$here/models/fetch.sh"
+sh "$here/models/get_blazeface_decode.sh" "$here/cache/models/blazeface_decode.onnx"
 sh "$here/images/fetch.sh"
 sh "$here/ref/install.sh"

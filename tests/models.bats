@@ -95,6 +95,46 @@ run_model() {
         127.5,127.5,127.5 0.00784313725490196
 }
 
+@test "models: BlazeFace front with MediaPipe's decoding in the graph (blazeface_decode.onnx) matches onnxruntime" {
+    require_file "$MODELS/blazeface_decode.onnx"
+    run_model "$MODELS/blazeface_decode.onnx" "$PHOTOS/astronaut.jpg" 127.5,127.5,127.5 0.00784313725490196
+}
+
+@test "models: blazeface_decode.onnx equals a numpy decoding of the front model's raw outputs and finds the face" {
+    require_file "$MODELS/blazeface_decode.onnx"
+    require_file "$MODELS/face_detection_front_128x128_barracuda.onnx"
+    /usr/bin/python3 -c 'import numpy' 2>/dev/null || skip "needs /usr/bin/python3 with numpy"
+    onnx2ir --inputmeta meta.yml "$MODELS/blazeface_decode.onnx" >m.ir
+    set_preproc meta.yml 127.5,127.5,127.5 0.00784313725490196
+    run -0 --separate-stderr qinfer --quiet --input-meta meta.yml --input "$PHOTOS/astronaut.jpg" --format npy --output-dir qp <m.ir
+    run -0 --separate-stderr node "$QP_ROOT/tests/ref/ort_run.js" "$MODELS/face_detection_front_128x128_barracuda.onnx" \
+        raw qp/iter_0_input:0_*_out0_1_128_128_3.npy
+    # MediaPipe's TensorsToDetections on the four raw heads, written independently of the graph: anchors as the
+    # tfjs blazeface makes them (strides 8 and 16, 2 and 6 per cell), normalised coordinates, then x128 pixels
+    run -0 /usr/bin/python3 - qp/iter_0_attach_Concat_decode_detections_*_out0_1_896_17.npy <<'PY'
+import sys
+import numpy as np
+h = {k: np.load(f'raw/Identity{k}_0.npy')[0].astype(np.float64) for k in ('', '_1', '_2', '_3')}
+r, logit = np.concatenate([h['_2'], h['_3']]), np.concatenate([h[''], h['_1']])[:, 0]
+a = np.array([((x + 0.5) * s / 128, (y + 0.5) * s / 128) for s, n in ((8, 2), (16, 6))
+              for y in range(128 // s) for x in range(128 // s) for _ in range(n)])
+xc, yc, w, hh = r[:, 0] / 128 + a[:, 0], r[:, 1] / 128 + a[:, 1], r[:, 2] / 128, r[:, 3] / 128
+kp = np.stack([r[:, 4::2] / 128 + a[:, :1], r[:, 5::2] / 128 + a[:, 1:]], axis=2).reshape(896, 12)
+ref = np.concatenate([np.stack([xc - w / 2, yc - hh / 2, xc + w / 2, yc + hh / 2], 1) * 128, kp * 128,
+                      1 / (1 + np.exp(-np.clip(logit, -100, 100)))[:, None]], 1)
+d = np.load(sys.argv[1])[0].astype(np.float64)
+assert d.shape == (896, 17), d.shape
+err = np.abs(d - ref).max()
+best = int(d[:, 16].argmax())
+print(f'maxabs {err:.3g} best anchor {best} score {d[best, 16]:.4f} box {np.round(d[best, :4], 2).tolist()} '
+      f'{int((d[:, 16] > 0.5).sum())} anchors > 0.5')
+assert err < 1e-3, f'decoding differs from numpy by {err}'
+assert d[best, 16] > 0.5, 'no face detected'
+assert (d[best, :4] >= 0).all() and (d[best, :4] <= 128).all() and (d[best, 2:4] > d[best, :2]).all(), 'bad box'
+PY
+    echo "# $output" >&3
+}
+
 @test "models: BlazeFace back 256x256 (NHWC, [-1, 1]) on a portrait matches onnxruntime" {
     require_file "$MODELS/face_detection_back_256x256_barracuda.onnx"
     run_model "$MODELS/face_detection_back_256x256_barracuda.onnx" "$PHOTOS/astronaut.jpg" \

@@ -10,7 +10,8 @@ setup_file() {
     "$QP_ROOT/pipelines/float.sh" "$M" "$W" "$QP_ROOT/tests/data/images/dog.jpg" \
         "$QP_ROOT/tests/data/images/chelsea.jpg" >/dev/null
     FIELDS=boxes:4,obj:1,cls:80 "$QP_ROOT/pipelines/int8.sh" "$W" > "$W/int8.txt"
-    FIELDS=boxes:4,obj:1,cls:80 "$QP_ROOT/pipelines/hybrid.sh" "$W" \
+    local ort=$QP_CACHE/ort/node_modules/onnxruntime-node/package.json   # the float row needs onnxruntime
+    MODEL=$([ ! -f "$ort" ] || echo "$M") FIELDS=boxes:4,obj:1,cls:80 "$QP_ROOT/pipelines/hybrid.sh" "$W" \
         "$QP_ROOT/pipelines/yolov5s-hybrid.quantize" > "$W/hybrid.txt"
 }
 
@@ -37,4 +38,25 @@ cos_of() {   # FILE FIELD: the cosine of sample 0's row for that field ("" = who
     awk -v c="$(cos_of "$W/hybrid.txt" obj)" 'BEGIN { exit !(c > 0.6) }'
     awk -v c="$(cos_of "$W/hybrid.txt" cls)" 'BEGIN { exit !(c > 0.6) }'
     awk -v c="$(cos_of "$W/hybrid.txt" "")" 'BEGIN { exit !(c > 0.99) }'
+}
+
+# col LABEL N: column N (1 whole, 2 boxes, 3 obj, 4 cls, 5 int16 layers) of hybrid.sh's summary row LABEL
+col() {
+    awk -v l="$1" -v c="$2" 'substr($0, 1, 18) == sprintf("%-18s", l) { split(substr($0, 19), f, " "); print f[c] }' \
+        "$W/hybrid.txt"
+}
+
+@test "hybrid.sh ends with one summary table: float, int8 PCQ, the list, the list in float32" {
+    require_file "$QP_CACHE/models/yolov5s.onnx"
+    [ -f "$QP_CACHE/ort/node_modules/onnxruntime-node/package.json" ] || skip "onnxruntime-node is not installed"
+    tail -n 5 "$W/hybrid.txt" | grep -q '^mean cos (2) .* whole .* boxes .* obj .* cls  i16 MAC layers$'
+    local hyb_obj f32_obj
+    hyb_obj=$(col "hybrid (list)" 3) f32_obj=$(col "list in float32" 3)
+    [ -n "$hyb_obj" ] && [ -n "$f32_obj" ]
+    awk -v c="$(col "float (ort)" 1)" -v o="$(col "float (ort)" 3)" 'BEGIN { exit !(c > 0.99999 && o > 0.99999) }'
+    awk -v o="$(col "int8 PCQ" 3)" 'BEGIN { exit !(o < 0.05) }'
+    awk -v h="$hyb_obj" -v p="$(col "int8 PCQ" 3)" 'BEGIN { exit !(h > p + 0.3) }'
+    # no change of only the listed layers beats them in float32
+    awk -v h="$hyb_obj" -v f="$f32_obj" 'BEGIN { exit !(f >= h - 0.01) }'
+    [ "$(col "int8 PCQ" 5)" = 0/60 ]
 }

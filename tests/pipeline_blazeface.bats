@@ -1,0 +1,60 @@
+#!/usr/bin/env bats
+# pipelines/blazeface.sh on BlazeFace front with its decoding in the graph (tests/models/get_blazeface_decode.sh):
+# calibrated on 16 photos, evaluated on their 16 mirror images, one table of mean cosines per field.
+load helpers
+
+setup_file() {
+    M=$QP_CACHE/models/blazeface_decode.onnx
+    [ -f "$M" ] && [ -f "$QP_CACHE/ort/node_modules/onnxruntime-node/package.json" ] || return 0
+    export T=$BATS_FILE_TMPDIR/table.txt
+    "$QP_ROOT/pipelines/blazeface.sh" "$BATS_FILE_TMPDIR/w" > "$T"
+}
+
+setup() {
+    require_file "$QP_CACHE/models/blazeface_decode.onnx"
+    require_file "$QP_CACHE/ort/node_modules/onnxruntime-node/package.json"
+}
+
+col() {   # ROW-LABEL COLUMN (1 whole, 2 boxes, 3 keypoints, 4 scores, 5 int16 layers)
+    awk -v l="$1" -v c="$2" 'substr($0, 1, 18) == sprintf("%-18s", l) { split(substr($0, 19), f, " "); print f[c] }' "$T"
+}
+
+# holds A EXPR [B]: the awk expression EXPR of the numbers a and b is true (an empty A is a failure)
+holds() { [ -n "$1" ] && awk -v a="$1" -v b="${3:-0}" "BEGIN { exit !($2) }"; }
+
+@test "blazeface.sh: one table, a header and the seven rows, cosines in [0, 1]" {
+    [ "$(wc -l < "$T")" -ge 8 ]
+    local l c v
+    for l in "float (ort)" uint8 "int8 PCQ" "int16 DFP" "hybrid tail i16" "float32 tail" "tail+score heads"; do
+        for c in 1 2 3 4; do
+            v=$(col "$l" $c)
+            [ -n "$v" ] || { echo "no column $c in row '$l'"; cat "$T"; return 1; }
+            holds "$v" 'a >= 0 && a <= 1.000001'
+        done
+    done
+    [ "$(col "int8 PCQ" 5)" = 0/37 ] && [ "$(col "int16 DFP" 5)" = 37/37 ] && [ "$(col "hybrid tail i16" 5)" = 0/37 ]
+}
+
+@test "blazeface.sh: float matches onnxruntime; int8 keeps boxes and keypoints but loses the scores" {
+    holds "$(col "float (ort)" 1)" 'a > 0.99999'
+    holds "$(col "float (ort)" 4)" 'a > 0.99999'
+    holds "$(col "int8 PCQ" 2)" 'a > 0.99'
+    holds "$(col "int8 PCQ" 3)" 'a > 0.99'
+    holds "$(col "int8 PCQ" 4)" 'a < 0.5'
+    holds "$(col "uint8" 4)" 'a < 0.5'
+    holds "$(col "int16 DFP" 4)" 'a > 0.99'
+}
+
+@test "blazeface.sh: the int16 tail brings the scores back, up to the float32 tail's ceiling" {
+    holds "$(col "hybrid tail i16" 4)" 'a > b + 0.5' "$(col "int8 PCQ" 4)"
+    holds "$(col "hybrid tail i16" 4)" 'a > b - 0.01' "$(col "float32 tail" 4)"
+    holds "$(col "hybrid tail i16" 1)" 'a >= b' "$(col "int8 PCQ" 1)"
+    holds "$(col "tail+score heads" 4)" 'a > b' "$(col "float32 tail" 4)"
+}
+
+@test "blazeface.sh: a missing model is one error line, exit 1, no table" {
+    run -1 --separate-stderr "$QP_ROOT/pipelines/blazeface.sh" "$BATS_TEST_TMPDIR/w" "$BATS_TEST_TMPDIR/none.onnx"
+    assert_clean_failure blazeface.sh "none.onnx"
+    run -2 --separate-stderr "$QP_ROOT/pipelines/blazeface.sh"
+    assert_clean_failure usage ""
+}
