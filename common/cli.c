@@ -90,6 +90,23 @@ int qp_outfile_open(qp_outfile *o, const char *path, const char *mode)
         return QP_ESYS;
     }
     memcpy(o->path, path, n + 1);
+    struct stat st;
+    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+        /* a device, FIFO or terminal (/dev/null, /dev/stdout): write it in place, never
+         * rename a temporary file over it */
+        free(o->tmp);
+        o->tmp = NULL;
+        int e = S_ISDIR(st.st_mode) ? EISDIR : 0;
+        if (!e && !(o->f = fopen(path, mode)))
+            e = errno;
+        if (e) {
+            free(o->path);
+            memset(o, 0, sizeof *o);
+            return qp_errorf(e == EISDIR ? QP_EUSAGE : QP_ESYS, "cannot write '%s': %s", path,
+                             strerror(e));
+        }
+        return 0;
+    }
     snprintf(o->tmp, n + 16, "%s.tmp.XXXXXX", path);
     int fd = mkstemp(o->tmp);
     if (fd < 0) {
@@ -124,9 +141,9 @@ int qp_outfile_commit(qp_outfile *o)
     if (fclose(o->f) && !rc)
         rc = qp_errorf(QP_ESYS, "cannot write '%s': %s", o->path, strerror(errno));
     o->f = NULL;
-    if (!rc && rename(o->tmp, o->path))
+    if (!rc && o->tmp && rename(o->tmp, o->path))
         rc = qp_errorf(QP_ESYS, "cannot rename to '%s': %s", o->path, strerror(errno));
-    if (rc)
+    if (rc && o->tmp)
         unlink(o->tmp);
     qp_diag_cancel(outfile_cleanup, o);
     free(o->tmp);

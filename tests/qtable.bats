@@ -453,3 +453,21 @@ EOF
         [ "$status" -eq 0 ] || { cat ex.sh; echo "$output"; return 1; }
     done
 }
+
+@test "qtable -q onto a FIFO writes through it and leaves it a FIFO (no rename over a device)" {
+    need_calib
+    mkfifo pipe
+    timeout 20 cat pipe > got.quantize &
+    qtable --quantizer asymmetric_affine --qtype uint8 -q pipe < "$F/tinyc.ir" > /dev/null
+    wait
+    [ -p pipe ]
+    grep -q '^quantize_parameters:' got.quantize
+    ! ls pipe.tmp.* 2> /dev/null
+}
+
+@test "qtable -q onto a directory is one error line" {
+    need_calib
+    mkdir d
+    run -2 --separate-stderr qtable --quantizer asymmetric_affine --qtype uint8 -q d < "$F/tinyc.ir"
+    [[ "$stderr" == "qtable: cannot write 'd': Is a directory" ]] || { echo "$stderr"; false; }
+}
