@@ -74,39 +74,44 @@ static int next_event(struct yp *P, yaml_event_t *ev)
     return yaml_parser_parse(&P->parser, ev) ? 0 : syntax_error(P);
 }
 
-/* Key order for the duplicate check: by text, then by position. */
-static int cmp_key(const void *a, const void *b)
+/* The keys of one map so far, hashed (open addressing, load under a half; a slot holds the
+ * key's index in the item array + 1): a repeated key is refused where it stands, in document
+ * order, in O(1) even in a quantize table's maps of thousands of keys. */
+struct keyset {
+    size_t *slot, cap;
+};
+
+static size_t *keyset_find(const struct keyset *s, qp_ynode *const *v, const char *key)
 {
-    const qp_ynode *x = *(qp_ynode *const *)a, *y = *(qp_ynode *const *)b;
-    int c = strcmp(x->v, y->v);
-    if (c)
-        return c;
-    return x->line != y->line ? x->line - y->line : x->col - y->col;
+    uint32_t h = 2166136261u; /* FNV-1a */
+    for (const unsigned char *c = (const unsigned char *)key; *c; c++)
+        h = (h ^ *c) * 16777619u;
+    size_t j = h & (s->cap - 1);
+    while (s->slot[j] && strcmp(v[s->slot[j] - 1]->v, key))
+        j = (j + 1) & (s->cap - 1);
+    return &s->slot[j];
 }
 
-/* Of the n keys in v[0], v[2], ..., the second occurrence that comes first in the file, as a linear
- * scan would find it, in O(n log n): maps of a quantize table have thousands of keys. */
-static int check_duplicates(const struct yp *P, qp_ynode **v, size_t n)
+/* Adds the key v[i] (keys at even indices). */
+static int keyset_add(const struct yp *P, struct keyset *s, qp_ynode *const *v, size_t i)
 {
-    qp_ynode **keys = malloc(n * sizeof *keys);
-    const qp_ynode *dup = NULL, *first = NULL;
-    if (!keys)
-        return qp_errorf(QP_ESYS, "out of memory");
-    for (size_t i = 0; i < n; i++)
-        keys[i] = v[2 * i];
-    qsort(keys, n, sizeof *keys, cmp_key);
-    for (size_t i = 1; i < n; i++)
-        if (!strcmp(keys[i]->v, keys[i - 1]->v) && (i < 2 || strcmp(keys[i]->v, keys[i - 2]->v)) &&
-            (!dup || keys[i]->line < dup->line || (keys[i]->line == dup->line && keys[i]->col < dup->col))) {
-            dup = keys[i];
-            first = keys[i - 1];
-        }
-    free(keys);
-    if (!dup)
-        return 0;
-    char q[200];
-    return qp_yaml_errorf(P->y, dup->line, dup->col, "duplicate key '%s' (first at line %d)", quote(q, sizeof q, dup->v),
-                          first->line);
+    if (i + 2 > s->cap) { /* i / 2 + 1 keys into cap slots */
+        struct keyset t = {calloc(s->cap ? 2 * s->cap : 16, sizeof *t.slot), s->cap ? 2 * s->cap : 16};
+        if (!t.slot)
+            return qp_errorf(QP_ESYS, "out of memory");
+        for (size_t k = 0; k < i; k += 2)
+            *keyset_find(&t, v, v[k]->v) = k + 1;
+        free(s->slot);
+        *s = t;
+    }
+    size_t *at = keyset_find(s, v, v[i]->v);
+    if (*at) {
+        char q[200];
+        return qp_yaml_errorf(P->y, v[i]->line, v[i]->col, "duplicate key '%s' (first at line %d)",
+                              quote(q, sizeof q, v[i]->v), v[*at - 1]->line);
+    }
+    *at = i + 1;
+    return 0;
 }
 
 /* Builds the node that starts with ev (consumed). */
@@ -157,6 +162,7 @@ static int build(struct yp *P, yaml_event_t *ev, int depth, qp_ynode **out)
     yaml_event_delete(ev);
     int end = n->kind == QP_YN_SEQ ? YAML_SEQUENCE_END_EVENT : YAML_MAPPING_END_EVENT;
     size_t cap = 16, cnt = 0;
+    struct keyset keys = {NULL, 0};
     qp_ynode **v = malloc(cap * sizeof *v);
     if (!v)
         return qp_errorf(QP_ESYS, "out of memory");
@@ -185,10 +191,12 @@ static int build(struct yp *P, yaml_event_t *ev, int depth, qp_ynode **out)
             rc = qp_yaml_errorf(y, item->line, item->col, "a key must be a scalar");
             break;
         }
-        v[cnt++] = item;
+        v[cnt] = item;
+        if (n->kind == QP_YN_MAP && cnt % 2 == 0 && (rc = keyset_add(P, &keys, v, cnt)))
+            break;
+        cnt++;
     }
-    if (!rc && n->kind == QP_YN_MAP && cnt > 2)
-        rc = check_duplicates(P, v, cnt / 2);
+    free(keys.slot);
     if (!rc) {
         n->n = (int)(n->kind == QP_YN_MAP ? cnt / 2 : cnt);
         if (!(n->k = qp_arena_array(y->a, cnt ? cnt : 1, sizeof *v)))
