@@ -600,7 +600,7 @@ static int put_num(FILE *f, const char *field, double x, const char *key)
     return 0;
 }
 
-static int put_entry(FILE *f, const char *key, const qp_qentry *e)
+int qp_qtable_emit_entry(FILE *f, const char *key, const qp_qentry *e)
 {
     char b[40];
     int rc;
@@ -662,7 +662,7 @@ int qp_qtable_emit_yaml(FILE *f, const qp_qtable *t)
         if (!utf8_ok((const unsigned char *)key))
             rc = qp_errorf(QP_EUSAGE, "layer key of '%s' is not valid UTF-8", key);
         else
-            rc = put_entry(f, key, e);
+            rc = qp_qtable_emit_entry(f, key, e);
     }
     if (!rc) {
         fputs(nc ? "customized_quantize_layers:\n" : "customized_quantize_layers: {}\n", f);

@@ -1,6 +1,6 @@
 /* qmix's YAML: the customized_quantize_layers map of a .quantize file (libyaml's document
  * API; the rest of the file only serves to recognise a table of another model), and the
- * rewritten table with the converters' entries (qtable's emitter plus the converters). */
+ * rewritten table with the converters' entries (qtable's emitter for both). */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,7 +8,6 @@
 
 #include "qmix.h"
 #include "qp/diag.h"
-#include "qp/qtable_algo.h"
 #include "qp/qtable_yaml.h"
 
 static const char *scalar(yaml_document_t *d, yaml_node_t *n)
@@ -122,25 +121,6 @@ void qp_qmix_map_free(qp_qmix_map *m)
     memset(m, 0, sizeof *m);
 }
 
-/* One converter entry, in the emitter's layout. */
-static void put_conv(FILE *f, const qp_qmix_conv *c)
-{
-    const qp_qentry *e = &c->out;
-    char b[40];
-    fprintf(f, "  '@%s:out0':\n    qtype: %s\n    quantizer: %s\n", c->key, qp_qtable_qtype_name(e->qtype),
-            qp_quantizer_name(e->quantizer));
-    if (e->quantizer == QP_QZ_NONE || e->quantizer == QP_QZ_BFLOAT16 || e->quantizer == QP_QZ_FLOAT16)
-        return;
-    fputs("    rounding: rtne\n", f);
-    fprintf(f, "    max_value: %s\n", qp_qalgo_format_double(b, sizeof b, e->max));
-    fprintf(f, "    min_value: %s\n", qp_qalgo_format_double(b, sizeof b, e->min));
-    if (e->quantizer == QP_QZ_DYNAMIC_FIXED_POINT)
-        fprintf(f, "    fl: %d\n", e->fl);
-    else
-        fprintf(f, "    scale: %s\n    zero_point: %d\n", qp_qalgo_format_double(b, sizeof b, e->scale[0]),
-                (int)e->zero_point[0]);
-}
-
 int qp_qmix_emit_yaml(FILE *f, const qp_qtable *t, const qp_qmix_conv *cv, int n)
 {
     char *buf = NULL;
@@ -159,9 +139,17 @@ int qp_qmix_emit_yaml(FILE *f, const qp_qtable *t, const qp_qmix_conv *cv, int n
     char *cut = strstr(buf, "\ncustomized_quantize_layers:");
     size_t head = cut ? (size_t)(cut - buf) + 1 : len;
     fwrite(buf, 1, head, f);
-    for (int i = 0; i < n; i++)
-        put_conv(f, &cv[i]);
-    fwrite(buf + head, 1, len - head, f);
+    for (int i = 0; !rc && i < n; i++) {
+        char *key;
+        if (asprintf(&key, "@%s:out0", cv[i].key) < 0)
+            return free(buf), qp_errorf(QP_ESYS, "out of memory");
+        rc = qp_qtable_emit_entry(f, key, &cv[i].out);
+        free(key);
+    }
+    if (!rc)
+        fwrite(buf + head, 1, len - head, f);
     free(buf);
+    if (rc)
+        return rc;
     return ferror(f) ? qp_errorf(QP_ESYS, "%s", strerror(errno)) : 0;
 }

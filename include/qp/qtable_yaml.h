@@ -19,5 +19,7 @@ int qp_qtable_parse_yaml(const void *buf, size_t len, const char *name, const qp
 /* Writes dialect 2; the caller owns f (qp_outfile for an atomic file).  QP_EUSAGE if an
  * entry cannot be written (a non-finite number), QP_ESYS on a write error. */
 int qp_qtable_emit_yaml(FILE *f, const qp_qtable *t);
+/* One entry of quantize_parameters under key, in that layout (qmix adds its converters). */
+int qp_qtable_emit_entry(FILE *f, const char *key, const qp_qentry *e);
 
 #endif
