@@ -503,13 +503,18 @@ static int walk(struct ctx *C, const qp_ynode *root)
     return rc;
 }
 
+void qp_qtable_yaml_init(qp_yaml *y, qp_arena *a, const char *name)
+{
+    /* Acuity's files say "This file disallow TABs" */
+    *y = (qp_yaml){.a = a, .name = name, .first_key = "quantize_parameters", .doc = "a quantize table",
+                   .tab = "a TAB character (this format uses spaces only)", .max_depth = MAX_DEPTH};
+}
+
 int qp_qtable_parse_yaml(const void *buf, size_t len, const char *name, const qp_graph *g, qp_qtable **out)
 {
     *out = NULL;
-    /* Acuity's files say "This file disallow TABs" */
-    qp_yaml P = {.a = qp_arena_new(1 << 16), .name = name, .first_key = "quantize_parameters",
-                 .doc = "a quantize table", .tab = "a TAB character (this format uses spaces only)",
-                 .max_depth = MAX_DEPTH};
+    qp_yaml P;
+    qp_qtable_yaml_init(&P, qp_arena_new(1 << 16), name);
     qp_qtable *t = qp_qtable_new(g);
     struct ctx C = {&P, t, 1, NULL, NULL, NULL, NULL, NULL, 0};
     int rc = 0;
