@@ -1,6 +1,5 @@
-/* Target profiles (qpipe-target(5)).  The op-to-unit table, the strict reader of the target
- * YAML (a node tree from libyaml events, where duplicate keys, anchors, tags and several
- * documents are refused, then a schema walk with file:line:column errors), the legality check
+/* Target profiles (qpipe-target(5)).  The op-to-unit table, the schema walk of the target
+ * YAML over qp/yamltree.h's strict tree (file:line:column errors), the legality check
  * that replaces the vendor's "Fatal model generation error: 65280", and the cost report.
  * The built-in targets' bytes come from $(BUILD)/gen/qp_targets.c (Makefile). */
 #include <errno.h>
