@@ -1,8 +1,7 @@
 /* Input meta YAML (Acuity's inputmeta, qpipe-inputmeta(5)) and dataset lists.
- * Reading builds a small node tree from libyaml events, which is where the checks
- * libyaml leaves out are made (duplicate keys, anchors and aliases, tags, several
- * documents); a schema walk then converts and validates every field with its
- * line:col.  Writing is hand-made so the layout and header comment match Acuity's. */
+ * Reading is a schema walk over qp/yamltree.h's strict tree that converts and
+ * validates every field with its line:col.  Writing is hand-made so the layout and
+ * header comment match Acuity's. */
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -13,10 +12,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <yaml.h>
-
 #include "qp/diag.h"
 #include "qp/inputmeta.h"
+#include "qp/yamltree.h"
 
 #define MAX_DEPTH 32
 #define LIST_MAX_LINE 4096
@@ -58,44 +56,6 @@ static const char *join(qp_arena *a, const char *dir, const char *p)
     return qp_arena_printf(a, "%s%s%s", dir, dir[strlen(dir) - 1] == '/' ? "" : "/", p);
 }
 
-static int levenshtein(const char *a, const char *b)
-{
-    size_t la = strlen(a), lb = strlen(b);
-    int row[65];
-    if (la > 64)
-        la = 64;
-    if (lb > 64)
-        lb = 64;
-    for (size_t j = 0; j <= lb; j++)
-        row[j] = (int)j;
-    for (size_t i = 1; i <= la; i++) {
-        int prev = row[0];
-        row[0] = (int)i;
-        for (size_t j = 1; j <= lb; j++) {
-            int cur = row[j];
-            int sub = prev + (a[i - 1] != b[j - 1]);
-            int del = row[j] + 1, ins = row[j - 1] + 1;
-            row[j] = sub < del ? (sub < ins ? sub : ins) : (del < ins ? del : ins);
-            prev = cur;
-        }
-    }
-    return row[lb];
-}
-
-static const char *nearest(const char *key, const char *const *known)
-{
-    const char *best = known[0];
-    int bd = 1 << 30;
-    for (int i = 0; known[i]; i++) {
-        int d = levenshtein(key, known[i]);
-        if (d < bd) {
-            bd = d;
-            best = known[i];
-        }
-    }
-    return best;
-}
-
 static int index_of(const char *s, const char *const *names, int n)
 {
     for (int i = 0; i < n; i++)
@@ -104,393 +64,23 @@ static int index_of(const char *s, const char *const *names, int n)
     return -1;
 }
 
-/* ---- YAML node tree ---- */
-
-enum { YN_SCALAR, YN_SEQ, YN_MAP };
-
-struct ynode {
-    int kind, line, col, quoted;
-    const char *v;        /* scalar text */
-    int n;                /* items, or key/value pairs */
-    struct ynode **k;     /* seq: n items; map: 2n (key, value) */
-};
-
-struct yp {
-    qp_arena *a;
-    const char *name, *buf;
-    size_t len;
-    yaml_parser_t parser;
-};
-
-static int yerr(const struct yp *P, int line, int col, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-static int yerr(const struct yp *P, int line, int col, const char *fmt, ...)
-{
-    char msg[768];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    if (line > 0)
-        return qp_errorf(QP_EUSAGE, "%s:%d:%d: %s", P->name, line, col, msg);
-    return qp_errorf(QP_EUSAGE, "%s: %s", P->name, msg);
-}
-
-static void offset_pos(const struct yp *P, size_t off, int *line, int *col)
-{
-    *line = 1;
-    *col = 1;
-    for (size_t i = 0; i < off && i < P->len; i++) {
-        if (P->buf[i] == '\n') {
-            ++*line;
-            *col = 1;
-        } else {
-            ++*col;
-        }
-    }
-}
-
-static int syntax_error(struct yp *P)
-{
-    yaml_parser_t *p = &P->parser;
-    if (p->error == YAML_MEMORY_ERROR)
-        return qp_errorf(QP_ESYS, "%s: out of memory parsing YAML", P->name);
-    if (p->error == YAML_READER_ERROR) {
-        int line, col;
-        offset_pos(P, p->problem_offset, &line, &col);
-        return yerr(P, line, col, "%s", p->problem ? p->problem : "invalid input");
-    }
-    if (p->context && p->context_mark.line != p->problem_mark.line)
-        return yerr(P, (int)p->problem_mark.line + 1, (int)p->problem_mark.column + 1, "%s %s (started at line %d)",
-                    p->problem ? p->problem : "syntax error", p->context, (int)p->context_mark.line + 1);
-    if (p->context)
-        return yerr(P, (int)p->problem_mark.line + 1, (int)p->problem_mark.column + 1, "%s %s",
-                    p->problem ? p->problem : "syntax error", p->context);
-    return yerr(P, (int)p->problem_mark.line + 1, (int)p->problem_mark.column + 1, "%s",
-                p->problem ? p->problem : "syntax error");
-}
-
-static int next_event(struct yp *P, yaml_event_t *ev)
-{
-    if (!yaml_parser_parse(&P->parser, ev))
-        return syntax_error(P);
-    return QP_OK;
-}
-
-/* Builds the node that starts with ev (consumed). */
-static int build(struct yp *P, yaml_event_t *ev, int depth, struct ynode **out)
-{
-    int line = (int)ev->start_mark.line + 1, col = (int)ev->start_mark.column + 1;
-    int type = ev->type, rc = QP_OK;
-    const yaml_char_t *anchor = NULL, *tag = NULL;
-    if (type == YAML_SCALAR_EVENT)
-        anchor = ev->data.scalar.anchor, tag = ev->data.scalar.tag;
-    else if (type == YAML_SEQUENCE_START_EVENT)
-        anchor = ev->data.sequence_start.anchor, tag = ev->data.sequence_start.tag;
-    else if (type == YAML_MAPPING_START_EVENT)
-        anchor = ev->data.mapping_start.anchor, tag = ev->data.mapping_start.tag;
-    if (type == YAML_ALIAS_EVENT)
-        rc = yerr(P, line, col, "aliases ('*%s') are not allowed", (const char *)ev->data.alias.anchor);
-    else if (anchor)
-        rc = yerr(P, line, col, "anchors ('&%s') are not allowed", (const char *)anchor);
-    else if (tag)
-        rc = yerr(P, line, col, "tags ('%s') are not allowed", (const char *)tag);
-    else if (depth > MAX_DEPTH)
-        rc = yerr(P, line, col, "nesting deeper than %d levels", MAX_DEPTH);
-    struct ynode *n = rc ? NULL : qp_arena_alloc(P->a, sizeof *n);
-    if (!rc && !n)
-        rc = QP_ESYS;
-    if (rc) {
-        yaml_event_delete(ev);
-        return rc;
-    }
-    n->line = line;
-    n->col = col;
-    if (type == YAML_SCALAR_EVENT) {
-        n->kind = YN_SCALAR;
-        n->quoted = ev->data.scalar.style != YAML_PLAIN_SCALAR_STYLE;
-        size_t len = ev->data.scalar.length;
-        if (memchr(ev->data.scalar.value, 0, len))
-            rc = yerr(P, line, col, "NUL character in a scalar");
-        else if (!(n->v = qp_arena_strndup(P->a, (const char *)ev->data.scalar.value, len)))
-            rc = QP_ESYS;
-        yaml_event_delete(ev);
-        *out = n;
-        return rc;
-    }
-    n->kind = type == YAML_SEQUENCE_START_EVENT ? YN_SEQ : YN_MAP;
-    yaml_event_delete(ev);
-    int end = n->kind == YN_SEQ ? YAML_SEQUENCE_END_EVENT : YAML_MAPPING_END_EVENT;
-    size_t cap = 8, cnt = 0;
-    struct ynode **v = malloc(cap * sizeof *v);
-    if (!v)
-        return qp_errorf(QP_ESYS, "out of memory");
-    for (;;) {
-        yaml_event_t e;
-        if ((rc = next_event(P, &e)))
-            break;
-        if ((int)e.type == end) {
-            yaml_event_delete(&e);
-            break;
-        }
-        if (cnt + 2 > cap) {
-            struct ynode **nv = realloc(v, cap * 2 * sizeof *v);
-            if (!nv) {
-                yaml_event_delete(&e);
-                rc = qp_errorf(QP_ESYS, "out of memory");
-                break;
-            }
-            v = nv;
-            cap *= 2;
-        }
-        struct ynode *item;
-        if ((rc = build(P, &e, depth + 1, &item)))
-            break;
-        if (n->kind == YN_MAP && cnt % 2 == 0) { /* a key */
-            if (item->kind != YN_SCALAR) {
-                rc = yerr(P, item->line, item->col, "a key must be a scalar");
-                break;
-            }
-            for (size_t i = 0; i < cnt; i += 2)
-                if (!strcmp(v[i]->v, item->v)) {
-                    rc = yerr(P, item->line, item->col, "duplicate key '%s' (first at line %d)", item->v,
-                              v[i]->line);
-                    break;
-                }
-            if (rc)
-                break;
-        }
-        v[cnt++] = item;
-    }
-    if (!rc) {
-        n->n = (int)(n->kind == YN_MAP ? cnt / 2 : cnt);
-        n->k = qp_arena_array(P->a, cnt ? cnt : 1, sizeof *v);
-        if (!n->k)
-            rc = QP_ESYS;
-        else
-            memcpy(n->k, v, cnt * sizeof *v);
-    }
-    free(v);
-    *out = n;
-    return rc;
-}
-
-static int build_document(struct yp *P, struct ynode **root)
-{
-    yaml_event_t e;
-    int rc = next_event(P, &e); /* stream start */
-    if (rc)
-        return rc;
-    yaml_event_delete(&e);
-    if ((rc = next_event(P, &e)))
-        return rc;
-    if (e.type == YAML_STREAM_END_EVENT) {
-        yaml_event_delete(&e);
-        return yerr(P, 0, 0, "empty file (expected 'input_meta:')");
-    }
-    yaml_event_delete(&e); /* document start */
-    if ((rc = next_event(P, &e)) || (rc = build(P, &e, 0, root)))
-        return rc;
-    if ((rc = next_event(P, &e))) /* document end */
-        return rc;
-    yaml_event_delete(&e);
-    if ((rc = next_event(P, &e)))
-        return rc;
-    if (e.type != YAML_STREAM_END_EVENT) {
-        int line = (int)e.start_mark.line + 1, col = (int)e.start_mark.column + 1;
-        yaml_event_delete(&e);
-        return yerr(P, line, col, "several YAML documents (an input meta is one document)");
-    }
-    yaml_event_delete(&e);
-    return QP_OK;
-}
-
-/* ---- typed access ---- */
-
-static const char *kind_name(int k) { return k == YN_MAP ? "a mapping" : k == YN_SEQ ? "a list" : "a scalar"; }
-
-static const struct ynode *get(const struct ynode *map, const char *key)
-{
-    for (int i = 0; i < map->n; i++)
-        if (!strcmp(map->k[2 * i]->v, key))
-            return map->k[2 * i + 1];
-    return NULL;
-}
-
-static int want(const struct yp *P, const struct ynode *n, int kind, const char *what)
-{
-    if (n->kind != kind)
-        return yerr(P, n->line, n->col, "'%s' must be %s, not %s", what, kind_name(kind), kind_name(n->kind));
-    return QP_OK;
-}
-
-static int check_keys(const struct yp *P, const struct ynode *map, const char *what,
-                      const char *const *known)
-{
-    for (int i = 0; i < map->n; i++) {
-        const struct ynode *k = map->k[2 * i];
-        int found = 0;
-        for (int j = 0; known[j] && !found; j++)
-            found = !strcmp(k->v, known[j]);
-        if (!found) {
-            char q[200];
-            return yerr(P, k->line, k->col, "unknown key '%s' in %s (did you mean '%s'?)",
-                        qp_tensorio_quote(q, sizeof q, k->v, strlen(k->v)), what, nearest(k->v, known));
-        }
-    }
-    return QP_OK;
-}
-
-static int require(const struct yp *P, const struct ynode *map, const char *key, const char *what,
-                   const struct ynode **out)
-{
-    *out = get(map, key);
-    if (!*out)
-        return yerr(P, map->line, map->col, "%s lacks '%s'", what, key);
-    return QP_OK;
-}
-
-static int is_null(const struct ynode *n)
-{
-    return n->kind == YN_SCALAR && !n->quoted &&
-           (!*n->v || !strcmp(n->v, "~") || !strcmp(n->v, "null") || !strcmp(n->v, "Null") ||
-            !strcmp(n->v, "NULL"));
-}
-
-static int to_bool(const struct yp *P, const struct ynode *n, const char *what, int *out)
-{
-    int rc = want(P, n, YN_SCALAR, what);
-    if (rc)
-        return rc;
-    if (!n->quoted && (!strcmp(n->v, "true") || !strcmp(n->v, "True") || !strcmp(n->v, "TRUE")))
-        *out = 1;
-    else if (!n->quoted && (!strcmp(n->v, "false") || !strcmp(n->v, "False") || !strcmp(n->v, "FALSE")))
-        *out = 0;
-    else {
-        char q[64];
-        return yerr(P, n->line, n->col, "'%s' must be true or false, not '%s'", what,
-                    qp_tensorio_quote(q, sizeof q, n->v, strlen(n->v)));
-    }
-    return QP_OK;
-}
-
-static int to_int(const struct yp *P, const struct ynode *n, const char *what, int64_t *out)
-{
-    char q[64];
-    int rc = want(P, n, YN_SCALAR, what);
-    if (rc)
-        return rc;
-    const char *s = n->v;
-    char *end;
-    errno = 0;
-    long long v = strtoll(s, &end, 10);
-    if (n->quoted || !*s || *end || end == s || (s[0] != '-' && s[0] != '+' && (s[0] < '0' || s[0] > '9')))
-        return yerr(P, n->line, n->col, "'%s' must be an integer, not '%s'%s", what,
-                    qp_tensorio_quote(q, sizeof q, s, strlen(s)), n->quoted ? " (quoted)" : "");
-    if (errno == ERANGE)
-        return yerr(P, n->line, n->col, "'%s' value '%s' is out of range", what,
-                    qp_tensorio_quote(q, sizeof q, s, strlen(s)));
-    *out = v;
-    return QP_OK;
-}
-
-static int to_num(const struct yp *P, const struct ynode *n, const char *what, double *out)
-{
-    char q[64];
-    int rc = want(P, n, YN_SCALAR, what);
-    if (rc)
-        return rc;
-    const char *s = n->v, *t = s + (*s == '+' || *s == '-');
-    if (!n->quoted && (!strcasecmp(t, ".inf") || !strcasecmp(t, ".nan")))
-        return yerr(P, n->line, n->col, "'%s' value '%s' is not finite", what, s);
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (n->quoted || !*s || *end || end == s || strchr(s, 'x') || strchr(s, 'X') ||
-        ((*t < '0' || *t > '9') && *t != '.' && !isinf(v) && !isnan(v)))
-        return yerr(P, n->line, n->col, "'%s' must be a number, not '%s'%s", what,
-                    qp_tensorio_quote(q, sizeof q, s, strlen(s)), n->quoted ? " (quoted)" : "");
-    if (errno == ERANGE)
-        return yerr(P, n->line, n->col, "'%s' value '%s' is out of range", what,
-                    qp_tensorio_quote(q, sizeof q, s, strlen(s)));
-    if (!isfinite(v))
-        return yerr(P, n->line, n->col, "'%s' value '%s' is not finite", what,
-                    qp_tensorio_quote(q, sizeof q, s, strlen(s)));
-    *out = v;
-    return QP_OK;
-}
-
-static int to_str(const struct yp *P, const struct ynode *n, const char *what, int allow_null,
-                  const char **out)
-{
-    int rc = want(P, n, YN_SCALAR, what);
-    if (rc)
-        return rc;
-    if (is_null(n)) {
-        if (!allow_null)
-            return yerr(P, n->line, n->col, "'%s' must not be empty", what);
-        *out = NULL;
-        return QP_OK;
-    }
-    *out = n->v;
-    return QP_OK;
-}
-
-static int to_enum(const struct yp *P, const struct ynode *n, const char *what, const char *const *names,
-                   int count, int *out)
-{
-    const char *s;
-    int rc = to_str(P, n, what, 0, &s);
-    if (rc)
-        return rc;
-    int i = index_of(s, names, count);
-    if (i < 0) {
-        char allowed[256] = "", q[64];
-        for (int j = 0; j < count; j++)
-            snprintf(allowed + strlen(allowed), sizeof allowed - strlen(allowed), "%s%s", j ? ", " : "",
-                     names[j]);
-        return yerr(P, n->line, n->col, "'%s' value '%s' is not allowed (allowed: %s)", what,
-                    qp_tensorio_quote(q, sizeof q, s, strlen(s)), allowed);
-    }
-    *out = i;
-    return QP_OK;
-}
+/* ---- typed access (qp/yamltree.h) ---- */
 
 /* A list of integers, count in [min, max]. */
-static int to_ints(const struct yp *P, const struct ynode *n, const char *what, int min, int max,
-                   int64_t *out, int *count)
+static int to_ints(const qp_yaml *P, const qp_ynode *n, const char *what, int min, int max, int64_t *out,
+                   int *count)
 {
-    int rc = want(P, n, YN_SEQ, what);
+    int rc = qp_yaml_want(P, n, QP_YN_SEQ, what);
     if (rc)
         return rc;
     if (n->n < min || n->n > max)
-        return min == max ? yerr(P, n->line, n->col, "'%s' must have %d values, not %d", what, min, n->n)
-                          : yerr(P, n->line, n->col, "'%s' must have %d to %d values, not %d", what, min,
-                                 max, n->n);
+        return min == max ? qp_yaml_errorf(P, n->line, n->col, "'%s' must have %d values, not %d", what, min, n->n)
+                          : qp_yaml_errorf(P, n->line, n->col, "'%s' must have %d to %d values, not %d", what, min,
+                                           max, n->n);
     for (int i = 0; i < n->n; i++)
-        if ((rc = to_int(P, n->k[i], what, &out[i])))
+        if ((rc = qp_yaml_to_int(P, n->k[i], what, INT64_MIN, INT64_MAX, &out[i])))
             return rc;
     *count = n->n;
-    return QP_OK;
-}
-
-/* A number or a non-empty list of numbers, into the arena. */
-static int to_nums(const struct yp *P, const struct ynode *n, const char *what, double **out, int *count,
-                   int *is_list)
-{
-    int rc, cnt = n->kind == YN_SEQ ? n->n : 1;
-    if (n->kind == YN_MAP)
-        return yerr(P, n->line, n->col, "'%s' must be a number or a list of numbers", what);
-    if (cnt == 0)
-        return yerr(P, n->line, n->col, "'%s' must not be an empty list", what);
-    double *v = qp_arena_array(P->a, (size_t)cnt, sizeof *v);
-    if (!v)
-        return QP_ESYS;
-    for (int i = 0; i < cnt; i++)
-        if ((rc = to_num(P, n->kind == YN_SEQ ? n->k[i] : n, what, &v[i])))
-            return rc;
-    *out = v;
-    *count = cnt;
-    *is_list = n->kind == YN_SEQ;
     return QP_OK;
 }
 
@@ -800,119 +390,119 @@ static const char *const K_NODE[] = {"add_preproc_node", "preproc_type", "prepro
 static const char *const K_CROP[] = {"enable_preproc_crop", "crop_rect", NULL};
 static const char *const K_DC[] = {"quantizer", "qtype", "scale", "zero_point", NULL};
 
-static int parse_node_params(const struct yp *P, const struct ynode *n, qp_meta_port *p)
+static int parse_node_params(const qp_yaml *P, const qp_ynode *n, qp_meta_port *p)
 {
     struct qp_meta_node *nd = &p->node;
-    const struct ynode *v;
+    const qp_ynode *v;
     int rc, cnt;
-    if ((rc = want(P, n, YN_MAP, "preproc_node_params")) ||
-        (rc = check_keys(P, n, "preproc_node_params", K_NODE)))
+    if ((rc = qp_yaml_want(P, n, QP_YN_MAP, "preproc_node_params")) ||
+        (rc = qp_yaml_check_keys(P, n, "preproc_node_params", K_NODE)))
         return rc;
-    if ((v = get(n, "add_preproc_node")) && (rc = to_bool(P, v, "add_preproc_node", &nd->add_preproc_node)))
+    if ((v = qp_yaml_get(n, "add_preproc_node")) && (rc = qp_yaml_to_bool(P, v, "add_preproc_node", &nd->add_preproc_node)))
         return rc;
-    if ((v = get(n, "preproc_type"))) {
+    if ((v = qp_yaml_get(n, "preproc_type"))) {
         int t;
-        if ((rc = to_enum(P, v, "preproc_type", preproc_types, 12, &t)))
+        if ((rc = qp_yaml_to_enum(P, v, "preproc_type", preproc_types, 12, &t)))
             return rc;
         nd->preproc_type = preproc_types[t];
     }
-    if ((v = get(n, "preproc_image_size"))) {
+    if ((v = qp_yaml_get(n, "preproc_image_size"))) {
         if ((rc = to_ints(P, v, "preproc_image_size", 2, 2, nd->image_size, &cnt)))
             return rc;
         nd->has_image_size = 1;
     }
-    if ((v = get(n, "preproc_crop"))) {
-        const struct ynode *w;
-        if ((rc = want(P, v, YN_MAP, "preproc_crop")) || (rc = check_keys(P, v, "preproc_crop", K_CROP)))
+    if ((v = qp_yaml_get(n, "preproc_crop"))) {
+        const qp_ynode *w;
+        if ((rc = qp_yaml_want(P, v, QP_YN_MAP, "preproc_crop")) || (rc = qp_yaml_check_keys(P, v, "preproc_crop", K_CROP)))
             return rc;
         nd->has_crop = 1;
-        if ((w = get(v, "enable_preproc_crop")) && (rc = to_bool(P, w, "enable_preproc_crop", &nd->crop_enable)))
+        if ((w = qp_yaml_get(v, "enable_preproc_crop")) && (rc = qp_yaml_to_bool(P, w, "enable_preproc_crop", &nd->crop_enable)))
             return rc;
-        if ((rc = require(P, v, "crop_rect", "preproc_crop", &w)) ||
+        if ((rc = qp_yaml_require(P, v, "crop_rect", "preproc_crop", &w)) ||
             (rc = to_ints(P, w, "crop_rect", 4, 4, nd->crop_rect, &cnt)))
             return rc;
     }
-    if ((v = get(n, "preproc_perm")) &&
+    if ((v = qp_yaml_get(n, "preproc_perm")) &&
         (rc = to_ints(P, v, "preproc_perm", 1, QP_TENSOR_MAX_RANK, nd->perm, &nd->n_perm)))
         return rc;
-    if ((v = get(n, "preproc_dtype_converter"))) {
-        const struct ynode *w;
-        if ((rc = want(P, v, YN_MAP, "preproc_dtype_converter")) ||
-            (rc = check_keys(P, v, "preproc_dtype_converter", K_DC)))
+    if ((v = qp_yaml_get(n, "preproc_dtype_converter"))) {
+        const qp_ynode *w;
+        if ((rc = qp_yaml_want(P, v, QP_YN_MAP, "preproc_dtype_converter")) ||
+            (rc = qp_yaml_check_keys(P, v, "preproc_dtype_converter", K_DC)))
             return rc;
         nd->has_dtype_converter = 1;
         nd->dc_scale = 1.0;
-        if ((rc = require(P, v, "quantizer", "preproc_dtype_converter", &w)) ||
-            (rc = to_str(P, w, "quantizer", 0, &nd->dc_quantizer)) ||
-            (rc = require(P, v, "qtype", "preproc_dtype_converter", &w)) ||
-            (rc = to_str(P, w, "qtype", 0, &nd->dc_qtype)))
+        if ((rc = qp_yaml_require(P, v, "quantizer", "preproc_dtype_converter", &w)) ||
+            (rc = qp_yaml_to_str(P, w, "quantizer", 0, &nd->dc_quantizer)) ||
+            (rc = qp_yaml_require(P, v, "qtype", "preproc_dtype_converter", &w)) ||
+            (rc = qp_yaml_to_str(P, w, "qtype", 0, &nd->dc_qtype)))
             return rc;
-        if ((w = get(v, "scale")) && (rc = to_num(P, w, "scale", &nd->dc_scale)))
+        if ((w = qp_yaml_get(v, "scale")) && (rc = qp_yaml_to_num(P, w, "scale", &nd->dc_scale)))
             return rc;
-        if ((w = get(v, "zero_point")) && (rc = to_int(P, w, "zero_point", &nd->dc_zero_point)))
+        if ((w = qp_yaml_get(v, "zero_point")) && (rc = qp_yaml_to_int(P, w, "zero_point", INT64_MIN, INT64_MAX, &nd->dc_zero_point)))
             return rc;
     }
     return QP_OK;
 }
 
-static int parse_port(const struct yp *P, const struct ynode *n, qp_meta_port *p)
+static int parse_port(const qp_yaml *P, const qp_ynode *n, qp_meta_port *p)
 {
     static const char *const layouts[] = {"nchw", "nhwc"};
-    const struct ynode *v, *shape_n, *pre = NULL, *mean_n = NULL, *scale_n = NULL, *rev_n = NULL,
+    const qp_ynode *v, *shape_n, *pre = NULL, *mean_n = NULL, *scale_n = NULL, *rev_n = NULL,
                                      *lid_n, *nodep = NULL;
     int rc, t;
-    if ((rc = want(P, n, YN_MAP, "ports item")) || (rc = check_keys(P, n, "a port", K_PORT)))
+    if ((rc = qp_yaml_want(P, n, QP_YN_MAP, "ports item")) || (rc = qp_yaml_check_keys(P, n, "a port", K_PORT)))
         return rc;
     p->line = n->line;
     p->dtype = QP_DT_F32;
     p->layout = QP_LAYOUT_NCHW;
     p->fitting = "scale";
-    if ((rc = require(P, n, "lid", "a port", &lid_n)) || (rc = to_str(P, lid_n, "lid", 0, &p->lid)))
+    if ((rc = qp_yaml_require(P, n, "lid", "a port", &lid_n)) || (rc = qp_yaml_to_str(P, lid_n, "lid", 0, &p->lid)))
         return rc;
-    if ((v = get(n, "category"))) {
-        if ((rc = to_enum(P, v, "category", category_names, 3, &p->category)))
+    if ((v = qp_yaml_get(n, "category"))) {
+        if ((rc = qp_yaml_to_enum(P, v, "category", category_names, 3, &p->category)))
             return rc;
     }
-    if ((v = get(n, "dtype"))) {
+    if ((v = qp_yaml_get(n, "dtype"))) {
         static const char *const dt[] = {"float32"};
-        if ((rc = to_enum(P, v, "dtype", dt, 1, &t)))
+        if ((rc = qp_yaml_to_enum(P, v, "dtype", dt, 1, &t)))
             return rc;
     }
-    if ((v = get(n, "sparse")) && (rc = to_bool(P, v, "sparse", &p->sparse)))
+    if ((v = qp_yaml_get(n, "sparse")) && (rc = qp_yaml_to_bool(P, v, "sparse", &p->sparse)))
         return rc;
-    if ((v = get(n, "tensor_name")) && (rc = to_str(P, v, "tensor_name", 1, &p->tensor_name)))
+    if ((v = qp_yaml_get(n, "tensor_name")) && (rc = qp_yaml_to_str(P, v, "tensor_name", QP_YAML_NULL_OK, &p->tensor_name)))
         return rc;
-    if ((v = get(n, "layout"))) {
-        if ((rc = to_enum(P, v, "layout", layouts, 2, &t)))
+    if ((v = qp_yaml_get(n, "layout"))) {
+        if ((rc = qp_yaml_to_enum(P, v, "layout", layouts, 2, &t)))
             return rc;
         p->layout = t ? QP_LAYOUT_NHWC : QP_LAYOUT_NCHW;
     }
-    if ((rc = require(P, n, "shape", "a port", &shape_n)) ||
+    if ((rc = qp_yaml_require(P, n, "shape", "a port", &shape_n)) ||
         (rc = to_ints(P, shape_n, "shape", 1, QP_TENSOR_MAX_RANK, p->shape, &p->rank)))
         return rc;
     for (int i = 0; i < p->rank; i++)
         if (p->shape[i] <= 0)
-            return yerr(P, shape_n->k[i]->line, shape_n->k[i]->col, "'shape' dim %d is %lld (must be > 0)", i,
+            return qp_yaml_errorf(P, shape_n->k[i]->line, shape_n->k[i]->col, "'shape' dim %d is %lld (must be > 0)", i,
                         (long long)p->shape[i]);
-    if ((v = get(n, "fitting"))) {
+    if ((v = qp_yaml_get(n, "fitting"))) {
         static const char *const fit[] = {"scale"};
-        if ((rc = to_enum(P, v, "fitting", fit, 1, &t)))
+        if ((rc = qp_yaml_to_enum(P, v, "fitting", fit, 1, &t)))
             return rc;
     }
-    if ((v = get(n, "redirect_to_output")) && (rc = to_bool(P, v, "redirect_to_output", &p->redirect_to_output)))
+    if ((v = qp_yaml_get(n, "redirect_to_output")) && (rc = qp_yaml_to_bool(P, v, "redirect_to_output", &p->redirect_to_output)))
         return rc;
-    if ((pre = get(n, "preprocess"))) {
-        if ((rc = want(P, pre, YN_MAP, "preprocess")) || (rc = check_keys(P, pre, "preprocess", K_PRE)))
+    if ((pre = qp_yaml_get(n, "preprocess"))) {
+        if ((rc = qp_yaml_want(P, pre, QP_YN_MAP, "preprocess")) || (rc = qp_yaml_check_keys(P, pre, "preprocess", K_PRE)))
             return rc;
-        if ((rev_n = get(pre, "reverse_channel")) && (rc = to_bool(P, rev_n, "reverse_channel", &p->reverse_channel)))
+        if ((rev_n = qp_yaml_get(pre, "reverse_channel")) && (rc = qp_yaml_to_bool(P, rev_n, "reverse_channel", &p->reverse_channel)))
             return rc;
         int list;
-        if ((mean_n = get(pre, "mean")) && (rc = to_nums(P, mean_n, "mean", &p->mean, &p->n_mean, &list)))
+        if ((mean_n = qp_yaml_get(pre, "mean")) && (rc = qp_yaml_to_nums(P, mean_n, "mean", 0, &p->mean, &p->n_mean, &list)))
             return rc;
-        if ((scale_n = get(pre, "scale")) &&
-            (rc = to_nums(P, scale_n, "scale", &p->scale, &p->n_scale, &p->scale_is_list)))
+        if ((scale_n = qp_yaml_get(pre, "scale")) &&
+            (rc = qp_yaml_to_nums(P, scale_n, "scale", 0, &p->scale, &p->n_scale, &p->scale_is_list)))
             return rc;
-        if ((nodep = get(pre, "preproc_node_params")) && (rc = parse_node_params(P, nodep, p)))
+        if ((nodep = qp_yaml_get(pre, "preproc_node_params")) && (rc = parse_node_params(P, nodep, p)))
             return rc;
     }
     if (!p->mean) {
@@ -929,46 +519,46 @@ static int parse_port(const struct yp *P, const struct ynode *n, qp_meta_port *p
     char why[300];
     int field;
     if (port_check(p, why, sizeof why, &field)) {
-        const struct ynode *at = field == F_SHAPE ? shape_n : field == F_MEAN && mean_n ? mean_n
+        const qp_ynode *at = field == F_SHAPE ? shape_n : field == F_MEAN && mean_n ? mean_n
                                                           : field == F_SCALE && scale_n ? scale_n
                                                           : field == F_REVERSE && rev_n ? rev_n
                                                           : field == F_LID ? lid_n
                                                           : nodep ? nodep : pre ? pre : n;
-        if (field == F_SCALE && scale_n && scale_n->kind == YN_SEQ)
+        if (field == F_SCALE && scale_n && scale_n->kind == QP_YN_SEQ)
             for (int i = 0; i < scale_n->n && i < p->n_scale; i++)
                 if (!(isfinite(p->scale[i]) && p->scale[i] != 0))
                     at = scale_n->k[i];
-        return yerr(P, at->line, at->col, "port '%s': %s", p->lid, why);
+        return qp_yaml_errorf(P, at->line, at->col, "port '%s': %s", p->lid, why);
     }
     return QP_OK;
 }
 
-static int parse_meta(struct yp *P, const struct ynode *root, qp_inputmeta *m)
+static int parse_meta(const qp_yaml *P, const qp_ynode *root, qp_inputmeta *m)
 {
-    const struct ynode *im, *dbs, *v;
+    const qp_ynode *im, *dbs, *v;
     int rc;
-    if (root->kind != YN_MAP)
-        return yerr(P, root->line, root->col, "the top level must be a mapping with 'input_meta', not %s",
-                    kind_name(root->kind));
-    if ((rc = check_keys(P, root, "the top level", K_ROOT)) ||
-        (rc = require(P, root, "input_meta", "the top level", &im)) ||
-        (rc = want(P, im, YN_MAP, "input_meta")) || (rc = check_keys(P, im, "input_meta", K_META)) ||
-        (rc = require(P, im, "databases", "input_meta", &dbs)) || (rc = want(P, dbs, YN_SEQ, "databases")))
+    if (root->kind != QP_YN_MAP)
+        return qp_yaml_errorf(P, root->line, root->col, "the top level must be a mapping with 'input_meta', not %s",
+                    qp_yaml_kind_name(root->kind));
+    if ((rc = qp_yaml_check_keys(P, root, "the top level", K_ROOT)) ||
+        (rc = qp_yaml_require(P, root, "input_meta", "the top level", &im)) ||
+        (rc = qp_yaml_want(P, im, QP_YN_MAP, "input_meta")) || (rc = qp_yaml_check_keys(P, im, "input_meta", K_META)) ||
+        (rc = qp_yaml_require(P, im, "databases", "input_meta", &dbs)) || (rc = qp_yaml_want(P, dbs, QP_YN_SEQ, "databases")))
         return rc;
     if (dbs->n == 0)
-        return yerr(P, dbs->line, dbs->col, "'databases' is empty");
+        return qp_yaml_errorf(P, dbs->line, dbs->col, "'databases' is empty");
     for (int d = 0; d < dbs->n; d++) {
-        const struct ynode *dn = dbs->k[d], *ports;
+        const qp_ynode *dn = dbs->k[d], *ports;
         const char *path;
         int type;
-        if ((rc = want(P, dn, YN_MAP, "databases item")) || (rc = check_keys(P, dn, "a database", K_DB)) ||
-            (rc = require(P, dn, "path", "a database", &v)) || (rc = to_str(P, v, "path", 0, &path)) ||
-            (rc = require(P, dn, "type", "a database", &v)) ||
-            (rc = to_enum(P, v, "type", dbtype_names, QP_DB_ZIP + 1, &type)) ||
-            (rc = require(P, dn, "ports", "a database", &ports)) || (rc = want(P, ports, YN_SEQ, "ports")))
+        if ((rc = qp_yaml_want(P, dn, QP_YN_MAP, "databases item")) || (rc = qp_yaml_check_keys(P, dn, "a database", K_DB)) ||
+            (rc = qp_yaml_require(P, dn, "path", "a database", &v)) || (rc = qp_yaml_to_str(P, v, "path", 0, &path)) ||
+            (rc = qp_yaml_require(P, dn, "type", "a database", &v)) ||
+            (rc = qp_yaml_to_enum(P, v, "type", dbtype_names, QP_DB_ZIP + 1, &type)) ||
+            (rc = qp_yaml_require(P, dn, "ports", "a database", &ports)) || (rc = qp_yaml_want(P, ports, QP_YN_SEQ, "ports")))
             return rc;
         if (ports->n == 0)
-            return yerr(P, ports->line, ports->col, "'ports' is empty");
+            return qp_yaml_errorf(P, ports->line, ports->col, "'ports' is empty");
         qp_meta_db *db = qp_inputmeta_add_db(m, path, type);
         if (!db)
             return QP_ESYS;
@@ -981,7 +571,7 @@ static int parse_meta(struct yp *P, const struct ynode *root, qp_inputmeta *m)
                 return rc;
             qp_meta_port *dup = qp_inputmeta_find_port(m, p->lid);
             if (dup)
-                return yerr(P, p->line, ports->k[i]->col, "duplicate port lid '%s' (first at line %d)", p->lid,
+                return qp_yaml_errorf(P, p->line, ports->k[i]->col, "duplicate port lid '%s' (first at line %d)", p->lid,
                             dup->line);
             if (push(m->arena, (void ***)&db->ports, &db->n_ports, p))
                 return QP_ESYS;
@@ -996,28 +586,10 @@ int qp_inputmeta_parse(const char *buf, size_t n, const char *name, qp_inputmeta
     qp_inputmeta *m = qp_inputmeta_new();
     if (!m)
         return QP_ESYS;
-    struct yp P = {.a = m->arena, .name = name, .buf = buf, .len = n};
-    const char *tab = memchr(buf, '\t', n), *nul = memchr(buf, 0, n);
-    int rc = QP_OK, line, col;
-    if (nul) {
-        offset_pos(&P, (size_t)(nul - buf), &line, &col);
-        rc = yerr(&P, line, col, "NUL byte");
-    } else if (tab) {
-        offset_pos(&P, (size_t)(tab - buf), &line, &col);
-        rc = yerr(&P, line, col, "TAB character (an input meta must use spaces)");
-    }
-    if (rc) {
-        qp_inputmeta_free(m);
-        return rc;
-    }
-    if (!yaml_parser_initialize(&P.parser)) {
-        qp_inputmeta_free(m);
-        return qp_errorf(QP_ESYS, "%s: out of memory", name);
-    }
-    yaml_parser_set_input_string(&P.parser, (const unsigned char *)buf, n);
-    struct ynode *root = NULL;
-    rc = build_document(&P, &root);
-    yaml_parser_delete(&P.parser);
+    qp_yaml P = {.a = m->arena, .name = name, .first_key = "input_meta", .doc = "an input meta",
+                 .tab = "TAB character (an input meta must use spaces)", .max_depth = MAX_DEPTH};
+    qp_ynode *root = NULL;
+    int rc = qp_yaml_parse(&P, buf, n, &root);
     if (!rc) {
         m->file = qp_arena_strdup(m->arena, name);
         m->dir = dir_of(m->arena, name);

@@ -1,21 +1,18 @@
-/* Target profiles (qpipe-target(5)).  The op-to-unit table, the strict reader of the target
- * YAML (a node tree from libyaml events, where duplicate keys, anchors, tags and several
- * documents are refused, then a schema walk with file:line:column errors), the legality check
+/* Target profiles (qpipe-target(5)).  The op-to-unit table, the schema walk of the target
+ * YAML over qp/yamltree.h's strict tree (file:line:column errors), the legality check
  * that replaces the vendor's "Fatal model generation error: 65280", and the cost report.
  * The built-in targets' bytes come from $(BUILD)/gen/qp_targets.c (Makefile). */
 #include <errno.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-
-#include <yaml.h>
 
 #include "qp/diag.h"
 #include "qp/op.h"
 #include "qp/profile.h"
 #include "qp/tensorio.h"
+#include "qp/yamltree.h"
 
 #define MAX_DEPTH 16
 #define MAX_FILE ((size_t)1 << 20)
@@ -146,316 +143,34 @@ void qp_profile_free(qp_profile *p)
         qp_arena_free(p->a);
 }
 
-/* ---- YAML tree ------------------------------------------------------------------------------ */
-
-enum { YN_SCALAR, YN_SEQ, YN_MAP };
-
-struct ynode {
-    int kind, line, col, quoted;
-    const char *v;
-    int n;
-    struct ynode **k;               /* seq: n items; map: 2n (key, value) */
-};
-
-struct yp {
-    qp_arena *a;
-    const char *name, *buf;
-    size_t len;
-    yaml_parser_t parser;
-};
-
-static int yerr(const struct yp *P, int line, int col, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-static int yerr(const struct yp *P, int line, int col, const char *fmt, ...)
-{
-    char msg[900];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    if (line > 0)
-        return qp_errorf(QP_EUSAGE, "%s:%d:%d: %s", P->name, line, col, msg);
-    return qp_errorf(QP_EUSAGE, "%s: %s", P->name, msg);
-}
-
-static void offset_pos(const struct yp *P, size_t off, int *line, int *col)
-{
-    *line = 1;
-    *col = 1;
-    for (size_t i = 0; i < off && i < P->len; i++) {
-        if (P->buf[i] == '\n')
-            ++*line, *col = 1;
-        else
-            ++*col;
-    }
-}
-
-static int syntax_error(const struct yp *P)
-{
-    const yaml_parser_t *p = &P->parser;
-    if (p->error == YAML_MEMORY_ERROR)
-        return qp_errorf(QP_ESYS, "%s: out of memory parsing YAML", P->name);
-    if (p->error == YAML_READER_ERROR) {
-        int line, col;
-        offset_pos(P, p->problem_offset, &line, &col);
-        return yerr(P, line, col, "%s", p->problem ? p->problem : "invalid input");
-    }
-    int line = (int)p->problem_mark.line + 1, col = (int)p->problem_mark.column + 1;
-    if (p->context)
-        return yerr(P, line, col, "%s %s", p->problem ? p->problem : "syntax error", p->context);
-    return yerr(P, line, col, "%s", p->problem ? p->problem : "syntax error");
-}
-
-static int next_event(struct yp *P, yaml_event_t *ev)
-{
-    return yaml_parser_parse(&P->parser, ev) ? 0 : syntax_error(P);
-}
-
-static int build(struct yp *P, yaml_event_t *ev, int depth, struct ynode **out)
-{
-    int line = (int)ev->start_mark.line + 1, col = (int)ev->start_mark.column + 1, type = ev->type, rc = 0;
-    const yaml_char_t *anchor = NULL, *tag = NULL;
-    *out = NULL;
-    if (type == YAML_SCALAR_EVENT)
-        anchor = ev->data.scalar.anchor, tag = ev->data.scalar.tag;
-    else if (type == YAML_SEQUENCE_START_EVENT)
-        anchor = ev->data.sequence_start.anchor, tag = ev->data.sequence_start.tag;
-    else if (type == YAML_MAPPING_START_EVENT)
-        anchor = ev->data.mapping_start.anchor, tag = ev->data.mapping_start.tag;
-    if (type == YAML_ALIAS_EVENT)
-        rc = yerr(P, line, col, "aliases ('*%s') are not allowed", (const char *)ev->data.alias.anchor);
-    else if (anchor)
-        rc = yerr(P, line, col, "anchors ('&%s') are not allowed", (const char *)anchor);
-    else if (tag)
-        rc = yerr(P, line, col, "tags ('%s') are not allowed", (const char *)tag);
-    else if (depth > MAX_DEPTH)
-        rc = yerr(P, line, col, "nesting deeper than %d levels", MAX_DEPTH);
-    else if (type != YAML_SCALAR_EVENT && type != YAML_SEQUENCE_START_EVENT && type != YAML_MAPPING_START_EVENT)
-        rc = yerr(P, line, col, "unexpected YAML event");
-    struct ynode *n = rc ? NULL : qp_arena_alloc(P->a, sizeof *n);
-    if (!rc && !n)
-        rc = QP_ESYS;
-    if (rc) {
-        yaml_event_delete(ev);
-        return rc;
-    }
-    n->line = line;
-    n->col = col;
-    *out = n;
-    if (type == YAML_SCALAR_EVENT) {
-        n->kind = YN_SCALAR;
-        n->quoted = ev->data.scalar.style != YAML_PLAIN_SCALAR_STYLE;
-        size_t len = ev->data.scalar.length;
-        if (memchr(ev->data.scalar.value, 0, len))
-            rc = yerr(P, line, col, "NUL character in a scalar");
-        else if (!(n->v = qp_arena_strndup(P->a, (const char *)ev->data.scalar.value, len)))
-            rc = QP_ESYS;
-        yaml_event_delete(ev);
-        return rc;
-    }
-    n->kind = type == YAML_SEQUENCE_START_EVENT ? YN_SEQ : YN_MAP;
-    yaml_event_delete(ev);
-    int end = n->kind == YN_SEQ ? YAML_SEQUENCE_END_EVENT : YAML_MAPPING_END_EVENT;
-    size_t cap = 8, cnt = 0;
-    struct ynode **v = malloc(cap * sizeof *v);
-    if (!v)
-        return qp_errorf(QP_ESYS, "out of memory");
-    for (;;) {
-        yaml_event_t e;
-        if ((rc = next_event(P, &e)))
-            break;
-        if ((int)e.type == end) {
-            yaml_event_delete(&e);
-            break;
-        }
-        if (cnt + 2 > cap) {
-            struct ynode **nv = realloc(v, cap * 2 * sizeof *v);
-            if (!nv) {
-                yaml_event_delete(&e);
-                rc = qp_errorf(QP_ESYS, "out of memory");
-                break;
-            }
-            v = nv;
-            cap *= 2;
-        }
-        struct ynode *item;
-        if ((rc = build(P, &e, depth + 1, &item)))
-            break;
-        if (n->kind == YN_MAP && cnt % 2 == 0) { /* a key: small maps, a linear duplicate check */
-            if (item->kind != YN_SCALAR) {
-                rc = yerr(P, item->line, item->col, "a key must be a scalar");
-                break;
-            }
-            for (size_t i = 0; !rc && i < cnt; i += 2)
-                if (!strcmp(v[i]->v, item->v)) {
-                    char q[64];
-                    rc = yerr(P, item->line, item->col, "duplicate key '%s' (first at line %d)",
-                              qp_tensorio_quote(q, sizeof q, item->v, strlen(item->v)), v[i]->line);
-                }
-            if (rc)
-                break;
-        }
-        v[cnt++] = item;
-    }
-    if (!rc) {
-        n->n = (int)(n->kind == YN_MAP ? cnt / 2 : cnt);
-        if (!(n->k = qp_arena_array(P->a, cnt ? cnt : 1, sizeof *v)))
-            rc = QP_ESYS;
-        else
-            memcpy(n->k, v, cnt * sizeof *v);
-    }
-    free(v);
-    return rc;
-}
-
-static int build_document(struct yp *P, struct ynode **root)
-{
-    yaml_event_t e;
-    int rc = next_event(P, &e); /* stream start */
-    if (rc)
-        return rc;
-    yaml_event_delete(&e);
-    if ((rc = next_event(P, &e)))
-        return rc;
-    if (e.type == YAML_STREAM_END_EVENT) {
-        yaml_event_delete(&e);
-        return yerr(P, 0, 0, "empty file (expected 'name:')");
-    }
-    yaml_event_delete(&e); /* document start */
-    if ((rc = next_event(P, &e)) || (rc = build(P, &e, 0, root)))
-        return rc;
-    if ((rc = next_event(P, &e))) /* document end */
-        return rc;
-    yaml_event_delete(&e);
-    if ((rc = next_event(P, &e)))
-        return rc;
-    if (e.type != YAML_STREAM_END_EVENT) {
-        int line = (int)e.start_mark.line + 1, col = (int)e.start_mark.column + 1;
-        yaml_event_delete(&e);
-        return yerr(P, line, col, "several YAML documents (a target profile is one document)");
-    }
-    yaml_event_delete(&e);
-    return 0;
-}
-
 /* ---- typed access --------------------------------------------------------------------------- */
 
-static const char *kind_name(int k) { return k == YN_MAP ? "a mapping" : k == YN_SEQ ? "a list" : "a scalar"; }
-
-static int levenshtein(const char *a, const char *b)
-{
-    size_t la = strlen(a), lb = strlen(b);
-    int row[65];
-    if (la > 64)
-        la = 64;
-    if (lb > 64)
-        lb = 64;
-    for (size_t j = 0; j <= lb; j++)
-        row[j] = (int)j;
-    for (size_t i = 1; i <= la; i++) {
-        int prev = row[0];
-        row[0] = (int)i;
-        for (size_t j = 1; j <= lb; j++) {
-            int cur = row[j], sub = prev + (a[i - 1] != b[j - 1]), del = row[j] + 1, ins = row[j - 1] + 1;
-            row[j] = sub < del ? (sub < ins ? sub : ins) : (del < ins ? del : ins);
-            prev = cur;
-        }
-    }
-    return row[lb];
-}
-
-static const char *nearest(const char *key, const char *const *known, int n)
-{
-    const char *best = known[0];
-    int bd = 1 << 30;
-    for (int i = 0; n < 0 ? known[i] != NULL : i < n; i++) {
-        int d = levenshtein(key, known[i]);
-        if (d < bd)
-            bd = d, best = known[i];
-    }
-    return best;
-}
-
-static int want(const struct yp *P, const struct ynode *n, int kind, const char *what)
-{
-    if (n->kind != kind)
-        return yerr(P, n->line, n->col, "'%s' must be %s, not %s", what, kind_name(kind), kind_name(n->kind));
-    return 0;
-}
-
-static const struct ynode *get(const struct ynode *map, const char *key)
-{
-    for (int i = 0; i < map->n; i++)
-        if (!strcmp(map->k[2 * i]->v, key))
-            return map->k[2 * i + 1];
-    return NULL;
-}
-
-static int check_keys(const struct yp *P, const struct ynode *map, const char *what, const char *const *known)
-{
-    for (int i = 0; i < map->n; i++) {
-        const struct ynode *k = map->k[2 * i];
-        int found = 0;
-        for (int j = 0; known[j] && !found; j++)
-            found = !strcmp(k->v, known[j]);
-        if (!found) {
-            char q[64];
-            /* the vendors' word for the PPU */
-            const char *hint = known == unit_names && !strcasecmp(k->v, "shader") ? "ppu" : nearest(k->v, known, -1);
-            return yerr(P, k->line, k->col, "unknown key '%s' in %s (did you mean '%s'?)",
-                        qp_tensorio_quote(q, sizeof q, k->v, strlen(k->v)), what, hint);
-        }
-    }
-    return 0;
-}
-
-static int require(const struct yp *P, const struct ynode *map, const char *key, const char *what,
-                   const struct ynode **out)
-{
-    if (!(*out = get(map, key)))
-        return yerr(P, map->line, map->col, "%s lacks '%s'", what, key);
-    return 0;
-}
-
-static int to_str(const struct yp *P, const struct ynode *n, const char *what, const char **out)
-{
-    int rc = want(P, n, YN_SCALAR, what);
-    if (rc)
-        return rc;
-    if (!*n->v)
-        return yerr(P, n->line, n->col, "'%s' must not be empty", what);
-    *out = n->v;
-    return 0;
-}
-
 /* A finite number >= 0 (> 0 when positive is set). */
-static int to_num(const struct yp *P, const struct ynode *n, const char *what, int positive, double *out)
+static int to_num(const qp_yaml *P, const qp_ynode *n, const char *what, int positive, double *out)
 {
     char q[64];
-    int rc = want(P, n, YN_SCALAR, what);
-    if (rc)
+    int rc = qp_yaml_want(P, n, QP_YN_SCALAR, what);
+    if (rc || (rc = qp_yaml_to_num(P, n, what, out)))
         return rc;
-    const char *s = n->v, *t = s + (*s == '+' || *s == '-');
-    qp_tensorio_quote(q, sizeof q, s, strlen(s));
-    if (!n->quoted && (!strcasecmp(t, ".inf") || !strcasecmp(t, ".nan")))
-        return yerr(P, n->line, n->col, "'%s' value '%s' is not finite", what, q);
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (n->quoted || !*s || *end || end == s || strchr(s, 'x') || strchr(s, 'X') ||
-        ((*t < '0' || *t > '9') && *t != '.'))
-        return yerr(P, n->line, n->col, "'%s' must be a number, not '%s'%s", what, q, n->quoted ? " (quoted)" : "");
-    if (errno == ERANGE || !isfinite(v))
-        return yerr(P, n->line, n->col, "'%s' value '%s' is out of range", what, q);
-    if (v < 0 || (positive && v == 0))
-        return yerr(P, n->line, n->col, "'%s' value '%s' must be %s", what, q, positive ? "positive" : "0 or more");
-    *out = v;
+    if (*out < 0 || (positive && *out == 0))
+        return qp_yaml_errorf(P, n->line, n->col, "'%s' value '%s' must be %s", what,
+                              qp_tensorio_quote(q, sizeof q, n->v, strlen(n->v)), positive ? "positive" : "0 or more");
     return 0;
 }
 
-static int to_rep(const struct yp *P, const struct ynode *n, const char *what, int *out)
+/* Keys of units: the vendors' word for the PPU gets its own hint. */
+static int check_unit_keys(const qp_yaml *P, const qp_ynode *map)
+{
+    const qp_ynode *k = qp_yaml_unknown_key(map, unit_names);
+    if (k && !strcasecmp(k->v, "shader"))
+        return qp_yaml_errorf(P, k->line, k->col, "unknown key '%s' in units (did you mean 'ppu'?)", k->v);
+    return qp_yaml_check_keys(P, map, "units", unit_names);
+}
+
+static int to_rep(const qp_yaml *P, const qp_ynode *n, const char *what, int *out)
 {
     const char *s = NULL;
-    int rc = to_str(P, n, what, &s);
+    int rc = qp_yaml_to_str(P, n, what, 0, &s);
     if (rc)
         return rc;
     if ((*out = rep_find(s)) < 0) {
@@ -463,8 +178,8 @@ static int to_rep(const struct yp *P, const struct ynode *n, const char *what, i
         char q[64];
         for (int i = 0; i < N_REPS; i++)
             names[i] = reps[i].name;
-        return yerr(P, n->line, n->col, "unknown representation '%s' (did you mean '%s'?)",
-                    qp_tensorio_quote(q, sizeof q, s, strlen(s)), nearest(s, names, N_REPS));
+        return qp_yaml_errorf(P, n->line, n->col, "unknown representation '%s' (did you mean '%s'?)",
+                    qp_tensorio_quote(q, sizeof q, s, strlen(s)), qp_yaml_nearest(s, names, N_REPS));
     }
     return 0;
 }
@@ -475,19 +190,19 @@ static const char *const top_keys[] = {"name", "clock_mhz", "sram_kib", "units",
 static const char *const unit_keys[] = {"types", NULL};
 static const char *const conv_keys[] = {"default", "allow", "deny", NULL};
 
-static int parse_unit(const struct yp *P, const struct ynode *n, int u, qp_profile *p)
+static int parse_unit(const qp_yaml *P, const qp_ynode *n, int u, qp_profile *p)
 {
     char what[64];
     snprintf(what, sizeof what, "units.%s", unit_names[u]);
-    const struct ynode *types;
+    const qp_ynode *types;
     int rc;
-    if ((rc = want(P, n, YN_MAP, what)) || (rc = check_keys(P, n, what, unit_keys)) ||
-        (rc = require(P, n, "types", what, &types)))
+    if ((rc = qp_yaml_want(P, n, QP_YN_MAP, what)) || (rc = qp_yaml_check_keys(P, n, what, unit_keys)) ||
+        (rc = qp_yaml_require(P, n, "types", what, &types)))
         return rc;
     snprintf(what, sizeof what, "units.%s.types", unit_names[u]);
-    if (types->kind == YN_SCALAR && !types->quoted && !*types->v)
+    if (types->kind == QP_YN_SCALAR && !types->quoted && !*types->v)
         return 0; /* "types:" left empty: the unit runs nothing */
-    if ((rc = want(P, types, YN_MAP, what)))
+    if ((rc = qp_yaml_want(P, types, QP_YN_MAP, what)))
         return rc;
     for (int i = 0; i < types->n; i++) {
         int r;
@@ -504,26 +219,26 @@ static int parse_unit(const struct yp *P, const struct ynode *n, int u, qp_profi
     return 0;
 }
 
-static int parse_pairs(const struct yp *P, const struct ynode *n, const char *what, int allow, qp_profile *p)
+static int parse_pairs(const qp_yaml *P, const qp_ynode *n, const char *what, int allow, qp_profile *p)
 {
-    int rc = want(P, n, YN_SEQ, what);
+    int rc = qp_yaml_want(P, n, QP_YN_SEQ, what);
     if (rc)
         return rc;
     for (int i = 0; i < n->n; i++) {
-        const struct ynode *e = n->k[i];
+        const qp_ynode *e = n->k[i];
         int from, to;
-        if ((rc = want(P, e, YN_SEQ, what)))
+        if ((rc = qp_yaml_want(P, e, QP_YN_SEQ, what)))
             return rc;
         if (e->n != 2)
-            return yerr(P, e->line, e->col, "'%s' entries are [FROM, TO] pairs, not %d values", what, e->n);
+            return qp_yaml_errorf(P, e->line, e->col, "'%s' entries are [FROM, TO] pairs, not %d values", what, e->n);
         if ((rc = to_rep(P, e->k[0], what, &from)) || (rc = to_rep(P, e->k[1], what, &to)))
             return rc;
         if (from == to)
-            return yerr(P, e->line, e->col, "'%s' pair [%s, %s] is no conversion", what, reps[from].name,
+            return qp_yaml_errorf(P, e->line, e->col, "'%s' pair [%s, %s] is no conversion", what, reps[from].name,
                         reps[to].name);
         for (int k = 0; k < p->n_listed; k++)
             if (p->listed[k].from == from && p->listed[k].to == to)
-                return yerr(P, e->line, e->col, "pair [%s, %s] is listed twice in 'converters'%s", reps[from].name,
+                return qp_yaml_errorf(P, e->line, e->col, "pair [%s, %s] is listed twice in 'converters'%s", reps[from].name,
                             reps[to].name, p->listed[k].allow != allow ? " (in allow and in deny)" : "");
         p->listed[p->n_listed].from = from;
         p->listed[p->n_listed].to = to;
@@ -532,44 +247,44 @@ static int parse_pairs(const struct yp *P, const struct ynode *n, const char *wh
     return 0;
 }
 
-static int parse_profile(const struct yp *P, const struct ynode *root, qp_profile *p)
+static int parse_profile(const qp_yaml *P, const qp_ynode *root, qp_profile *p)
 {
-    const struct ynode *n, *units;
+    const qp_ynode *n, *units;
     int rc;
-    if ((rc = want(P, root, YN_MAP, "the target profile")) || (rc = check_keys(P, root, "the target profile", top_keys)))
+    if ((rc = qp_yaml_want(P, root, QP_YN_MAP, "the target profile")) || (rc = qp_yaml_check_keys(P, root, "the target profile", top_keys)))
         return rc;
-    if ((rc = require(P, root, "name", "the target profile", &n)) || (rc = to_str(P, n, "name", &p->name)))
+    if ((rc = qp_yaml_require(P, root, "name", "the target profile", &n)) || (rc = qp_yaml_to_str(P, n, "name", 0, &p->name)))
         return rc;
     for (const char *c = p->name; *c; c++)
         if (!((*c >= 'A' && *c <= 'Z') || (*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '_' ||
               *c == '-' || *c == '.'))
-            return yerr(P, n->line, n->col, "'name' may hold only letters, digits, '_', '-' and '.'");
-    if ((rc = require(P, root, "clock_mhz", "the target profile", &n)) || (rc = to_num(P, n, "clock_mhz", 1, &p->clock_mhz)))
+            return qp_yaml_errorf(P, n->line, n->col, "'name' may hold only letters, digits, '_', '-' and '.'");
+    if ((rc = qp_yaml_require(P, root, "clock_mhz", "the target profile", &n)) || (rc = to_num(P, n, "clock_mhz", 1, &p->clock_mhz)))
         return rc;
-    if ((rc = require(P, root, "sram_kib", "the target profile", &n)) || (rc = to_num(P, n, "sram_kib", 0, &p->sram_kib)))
+    if ((rc = qp_yaml_require(P, root, "sram_kib", "the target profile", &n)) || (rc = to_num(P, n, "sram_kib", 0, &p->sram_kib)))
         return rc;
-    if ((rc = require(P, root, "units", "the target profile", &units)) || (rc = want(P, units, YN_MAP, "units")) ||
-        (rc = check_keys(P, units, "units", unit_names)))
+    if ((rc = qp_yaml_require(P, root, "units", "the target profile", &units)) || (rc = qp_yaml_want(P, units, QP_YN_MAP, "units")) ||
+        (rc = check_unit_keys(P, units)))
         return rc;
     for (int u = 0; u < QP_UNIT_COUNT; u++)
-        if ((rc = require(P, units, unit_names[u], "units", &n)) || (rc = parse_unit(P, n, u, p)))
+        if ((rc = qp_yaml_require(P, units, unit_names[u], "units", &n)) || (rc = parse_unit(P, n, u, p)))
             return rc;
     p->conv_default_allow = 1;
-    const struct ynode *cv = get(root, "converters");
+    const qp_ynode *cv = qp_yaml_get(root, "converters");
     if (!cv)
         return 0;
-    if ((rc = want(P, cv, YN_MAP, "converters")) || (rc = check_keys(P, cv, "converters", conv_keys)))
+    if ((rc = qp_yaml_want(P, cv, QP_YN_MAP, "converters")) || (rc = qp_yaml_check_keys(P, cv, "converters", conv_keys)))
         return rc;
-    if ((n = get(cv, "default"))) {
+    if ((n = qp_yaml_get(cv, "default"))) {
         const char *s = NULL;
-        if ((rc = to_str(P, n, "converters.default", &s)))
+        if ((rc = qp_yaml_to_str(P, n, "converters.default", 0, &s)))
             return rc;
         if (n->quoted || (strcmp(s, "allow") && strcmp(s, "deny")))
-            return yerr(P, n->line, n->col, "'converters.default' must be allow or deny, not '%s'", s);
+            return qp_yaml_errorf(P, n->line, n->col, "'converters.default' must be allow or deny, not '%s'", s);
         p->conv_default_allow = !strcmp(s, "allow");
     }
-    const struct ynode *al = get(cv, "allow"), *de = get(cv, "deny");
-    int cap = (al && al->kind == YN_SEQ ? al->n : 0) + (de && de->kind == YN_SEQ ? de->n : 0);
+    const qp_ynode *al = qp_yaml_get(cv, "allow"), *de = qp_yaml_get(cv, "deny");
+    int cap = (al && al->kind == QP_YN_SEQ ? al->n : 0) + (de && de->kind == QP_YN_SEQ ? de->n : 0);
     if (!(p->listed = qp_arena_array(p->a, (size_t)(cap ? cap : 1), sizeof *p->listed)))
         return QP_ESYS;
     if (al && (rc = parse_pairs(P, al, "converters.allow", 1, p)))
@@ -590,27 +305,14 @@ int qp_profile_parse(const char *buf, size_t len, const char *name, qp_profile *
     }
     memset(p, 0, sizeof *p);
     p->a = a;
-    struct yp P = {.a = a, .name = name, .buf = buf, .len = len};
-    int rc = 0, line, col;
-    const char *tab = memchr(buf, '\t', len), *nul = memchr(buf, 0, len);
-    if (nul) {
-        offset_pos(&P, (size_t)(nul - buf), &line, &col);
-        rc = yerr(&P, line, col, "NUL byte");
-    } else if (tab) {
-        offset_pos(&P, (size_t)(tab - buf), &line, &col);
-        rc = yerr(&P, line, col, "TAB character (YAML indents with spaces)");
-    } else if (!yaml_parser_initialize(&P.parser)) {
-        rc = qp_errorf(QP_ESYS, "%s: out of memory", name);
-    } else {
-        struct ynode *root = NULL;
-        yaml_parser_set_input_string(&P.parser, (const unsigned char *)buf, len);
-        rc = build_document(&P, &root);
-        yaml_parser_delete(&P.parser);
-        if (!rc)
-            rc = parse_profile(&P, root, p);
-        if (!rc && !(p->source = qp_arena_strdup(a, name)))
-            rc = QP_ESYS;
-    }
+    qp_yaml P = {.a = a, .name = name, .first_key = "name", .doc = "a target profile",
+                 .tab = "TAB character (YAML indents with spaces)", .max_depth = MAX_DEPTH};
+    qp_ynode *root;
+    int rc = qp_yaml_parse(&P, buf, len, &root);
+    if (!rc)
+        rc = parse_profile(&P, root, p);
+    if (!rc && !(p->source = qp_arena_strdup(a, name)))
+        rc = QP_ESYS;
     if (rc) {
         qp_arena_free(a);
         return rc;

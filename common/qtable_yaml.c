@@ -1,16 +1,12 @@
-/* The .quantize YAML (qpipe-quantize(5)).  Reading builds a small tree from libyaml events,
- * where the checks libyaml leaves out are made (duplicate keys, anchors and aliases, tags,
- * several documents), then walks it with the dialect's schema, converting every number with
- * strtod/strtoll and reporting file:line:column.  Writing is hand-made dialect 2 in PyYAML's
+/* The .quantize YAML (qpipe-quantize(5)).  Reading walks qp/yamltree.h's strict tree
+ * with the dialect's schema, every number converted with strtod/strtoll and every error
+ * reported at its file:line:column.  Writing is hand-made dialect 2 in PyYAML's
  * block layout, numbers printed so that they read back exactly. */
 #include <errno.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-
-#include <yaml.h>
 
 #include "qp/diag.h"
 #include "qp/qtable.h"
@@ -18,376 +14,17 @@
 #include "qp/qtable_yaml.h"
 #include "qp/requant.h"
 #include "qp/tensorio.h"
+#include "qp/yamltree.h"
 
 #define MAX_DEPTH 16
 
-/* ---- tree ----------------------------------------------------------------------------------- */
-
-enum { YN_SCALAR, YN_SEQ, YN_MAP };
-
-struct ynode {
-    int kind, line, col, quoted;
-    const char *v;          /* scalar text */
-    int n;                  /* items, or key/value pairs */
-    struct ynode **k;       /* seq: n items; map: 2n (key, value) */
-};
-
-struct yp {
-    qp_arena *a;
-    const char *name, *buf;
-    size_t len;
-    yaml_parser_t parser;
-};
-
-static int yerr(const struct yp *P, int line, int col, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-static int yerr(const struct yp *P, int line, int col, const char *fmt, ...)
-{
-    char msg[900];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    if (line > 0)
-        return qp_errorf(QP_EUSAGE, "%s:%d:%d: %s", P->name, line, col, msg);
-    return qp_errorf(QP_EUSAGE, "%s: %s", P->name, msg);
-}
-
-static int syntax_error(const struct yp *P)
-{
-    const yaml_parser_t *p = &P->parser;
-    if (p->error == YAML_MEMORY_ERROR)
-        return qp_errorf(QP_ESYS, "%s: out of memory parsing YAML", P->name);
-    if (p->error == YAML_READER_ERROR) {
-        int line = 1, col = 1;
-        for (size_t i = 0; i < p->problem_offset && i < P->len; i++) {
-            if (P->buf[i] == '\n')
-                line++, col = 1;
-            else
-                col++;
-        }
-        return yerr(P, line, col, "%s", p->problem ? p->problem : "invalid input");
-    }
-    int line = (int)p->problem_mark.line + 1, col = (int)p->problem_mark.column + 1;
-    if (p->context)
-        return yerr(P, line, col, "%s %s", p->problem ? p->problem : "syntax error", p->context);
-    return yerr(P, line, col, "%s", p->problem ? p->problem : "syntax error");
-}
-
-static int next_event(struct yp *P, yaml_event_t *ev)
-{
-    return yaml_parser_parse(&P->parser, ev) ? 0 : syntax_error(P);
-}
-
-/* Key order for the duplicate check: by text, then by position. */
-static int cmp_key(const void *a, const void *b)
-{
-    const struct ynode *x = *(struct ynode *const *)a, *y = *(struct ynode *const *)b;
-    int c = strcmp(x->v, y->v);
-    if (c)
-        return c;
-    return x->line != y->line ? x->line - y->line : x->col - y->col;
-}
-
-/* Builds the node that starts with ev (consumed). */
-static int build(struct yp *P, yaml_event_t *ev, int depth, struct ynode **out)
-{
-    int line = (int)ev->start_mark.line + 1, col = (int)ev->start_mark.column + 1, type = ev->type, rc = 0;
-    const yaml_char_t *anchor = NULL, *tag = NULL;
-    *out = NULL;
-    if (type == YAML_SCALAR_EVENT)
-        anchor = ev->data.scalar.anchor, tag = ev->data.scalar.tag;
-    else if (type == YAML_SEQUENCE_START_EVENT)
-        anchor = ev->data.sequence_start.anchor, tag = ev->data.sequence_start.tag;
-    else if (type == YAML_MAPPING_START_EVENT)
-        anchor = ev->data.mapping_start.anchor, tag = ev->data.mapping_start.tag;
-    if (type == YAML_ALIAS_EVENT)
-        rc = yerr(P, line, col, "aliases ('*%s') are not allowed", (const char *)ev->data.alias.anchor);
-    else if (anchor)
-        rc = yerr(P, line, col, "anchors ('&%s') are not allowed", (const char *)anchor);
-    else if (tag)
-        rc = yerr(P, line, col, "tags ('%s') are not allowed", (const char *)tag);
-    else if (depth > MAX_DEPTH)
-        rc = yerr(P, line, col, "nesting deeper than %d levels", MAX_DEPTH);
-    else if (type != YAML_SCALAR_EVENT && type != YAML_SEQUENCE_START_EVENT && type != YAML_MAPPING_START_EVENT)
-        rc = yerr(P, line, col, "unexpected YAML event");
-    struct ynode *n = rc ? NULL : qp_arena_alloc(P->a, sizeof *n);
-    if (!rc && !n)
-        rc = QP_ESYS;
-    if (rc) {
-        yaml_event_delete(ev);
-        return rc;
-    }
-    n->line = line;
-    n->col = col;
-    *out = n;
-    if (type == YAML_SCALAR_EVENT) {
-        n->kind = YN_SCALAR;
-        n->quoted = ev->data.scalar.style != YAML_PLAIN_SCALAR_STYLE;
-        size_t len = ev->data.scalar.length;
-        if (memchr(ev->data.scalar.value, 0, len))
-            rc = yerr(P, line, col, "NUL character in a scalar");
-        else if (!(n->v = qp_arena_strndup(P->a, (const char *)ev->data.scalar.value, len)))
-            rc = QP_ESYS;
-        yaml_event_delete(ev);
-        return rc;
-    }
-    n->kind = type == YAML_SEQUENCE_START_EVENT ? YN_SEQ : YN_MAP;
-    yaml_event_delete(ev);
-    int end = n->kind == YN_SEQ ? YAML_SEQUENCE_END_EVENT : YAML_MAPPING_END_EVENT;
-    size_t cap = 16, cnt = 0;
-    struct ynode **v = malloc(cap * sizeof *v);
-    if (!v)
-        return qp_errorf(QP_ESYS, "out of memory");
-    for (;;) {
-        yaml_event_t e;
-        if ((rc = next_event(P, &e)))
-            break;
-        if ((int)e.type == end) {
-            yaml_event_delete(&e);
-            break;
-        }
-        if (cnt + 2 > cap) {
-            struct ynode **nv = realloc(v, cap * 2 * sizeof *v);
-            if (!nv) {
-                yaml_event_delete(&e);
-                rc = qp_errorf(QP_ESYS, "out of memory");
-                break;
-            }
-            v = nv;
-            cap *= 2;
-        }
-        struct ynode *item;
-        if ((rc = build(P, &e, depth + 1, &item)))
-            break;
-        if (n->kind == YN_MAP && cnt % 2 == 0) {
-            if (item->kind != YN_SCALAR) {
-                rc = yerr(P, item->line, item->col, "a key must be a scalar");
-                break;
-            }
-        }
-        v[cnt++] = item;
-    }
-    if (!rc && n->kind == YN_MAP && cnt > 2) { /* duplicate keys, in O(n log n) */
-        struct ynode **keys = malloc(cnt / 2 * sizeof *keys);
-        if (!keys)
-            rc = qp_errorf(QP_ESYS, "out of memory");
-        for (size_t i = 0; !rc && i < cnt / 2; i++)
-            keys[i] = v[2 * i];
-        if (!rc) {
-            qsort(keys, cnt / 2, sizeof *keys, cmp_key);
-            for (size_t i = 1; !rc && i < cnt / 2; i++)
-                if (!strcmp(keys[i]->v, keys[i - 1]->v)) { /* sorted by position too */
-                    char q[64];
-                    rc = yerr(P, keys[i]->line, keys[i]->col, "duplicate key '%s' (first at line %d)",
-                              qp_tensorio_quote(q, sizeof q, keys[i]->v, strlen(keys[i]->v)), keys[i - 1]->line);
-                }
-        }
-        free(keys);
-    }
-    if (!rc) {
-        n->n = (int)(n->kind == YN_MAP ? cnt / 2 : cnt);
-        if (!(n->k = qp_arena_array(P->a, cnt ? cnt : 1, sizeof *v)))
-            rc = QP_ESYS;
-        else
-            memcpy(n->k, v, cnt * sizeof *v);
-    }
-    free(v);
-    return rc;
-}
-
-static int build_document(struct yp *P, struct ynode **root)
-{
-    yaml_event_t e;
-    int rc = next_event(P, &e); /* stream start */
-    if (rc)
-        return rc;
-    yaml_event_delete(&e);
-    if ((rc = next_event(P, &e)))
-        return rc;
-    if (e.type == YAML_STREAM_END_EVENT) {
-        yaml_event_delete(&e);
-        return yerr(P, 0, 0, "empty file (expected 'quantize_parameters:')");
-    }
-    yaml_event_delete(&e); /* document start */
-    if ((rc = next_event(P, &e)) || (rc = build(P, &e, 0, root)))
-        return rc;
-    if ((rc = next_event(P, &e))) /* document end */
-        return rc;
-    yaml_event_delete(&e);
-    if ((rc = next_event(P, &e)))
-        return rc;
-    if (e.type != YAML_STREAM_END_EVENT) {
-        int line = (int)e.start_mark.line + 1, col = (int)e.start_mark.column + 1;
-        yaml_event_delete(&e);
-        return yerr(P, line, col, "several YAML documents (a quantize table is one document)");
-    }
-    yaml_event_delete(&e);
-    return 0;
-}
-
-/* ---- typed access --------------------------------------------------------------------------- */
-
-static const char *kind_name(int k)
-{
-    return k == YN_MAP ? "a mapping" : k == YN_SEQ ? "a list" : "a scalar";
-}
-
-static int is_null(const struct ynode *n)
-{
-    return n->kind == YN_SCALAR && !n->quoted &&
-           (!*n->v || !strcmp(n->v, "~") || !strcmp(n->v, "null") || !strcmp(n->v, "Null") || !strcmp(n->v, "NULL"));
-}
+/* ---- typed access (qp/yamltree.h) ------------------------------------------------------------ */
 
 static char *q40(char *buf, size_t n, const char *s)
 {
     return qp_tensorio_quote(buf, n, s, strlen(s));
 }
 
-static int levenshtein(const char *a, const char *b)
-{
-    size_t la = strlen(a), lb = strlen(b);
-    int row[65];
-    if (la > 64)
-        la = 64;
-    if (lb > 64)
-        lb = 64;
-    for (size_t j = 0; j <= lb; j++)
-        row[j] = (int)j;
-    for (size_t i = 1; i <= la; i++) {
-        int prev = row[0];
-        row[0] = (int)i;
-        for (size_t j = 1; j <= lb; j++) {
-            int cur = row[j], sub = prev + (a[i - 1] != b[j - 1]), del = row[j] + 1, ins = row[j - 1] + 1;
-            row[j] = sub < del ? (sub < ins ? sub : ins) : (del < ins ? del : ins);
-            prev = cur;
-        }
-    }
-    return row[lb];
-}
-
-static const char *nearest(const char *key, const char *const *known)
-{
-    const char *best = known[0];
-    int bd = 1 << 30;
-    for (int i = 0; known[i]; i++) {
-        int d = levenshtein(key, known[i]);
-        if (d < bd) {
-            bd = d;
-            best = known[i];
-        }
-    }
-    return best;
-}
-
-static int in_list(const char *s, const char *const *list)
-{
-    for (int i = 0; list[i]; i++)
-        if (!strcmp(s, list[i]))
-            return 1;
-    return 0;
-}
-
-static int to_str(const struct yp *P, const struct ynode *n, const char *what, const char **out)
-{
-    if (n->kind != YN_SCALAR)
-        return yerr(P, n->line, n->col, "'%s' must be a scalar, not %s", what, kind_name(n->kind));
-    if (is_null(n))
-        return yerr(P, n->line, n->col, "'%s' must not be empty", what);
-    *out = n->v;
-    return 0;
-}
-
-static int to_int(const struct yp *P, const struct ynode *n, const char *what, long lo, long hi, long *out)
-{
-    char q[64];
-    if (n->kind != YN_SCALAR)
-        return yerr(P, n->line, n->col, "'%s' must be an integer, not %s", what, kind_name(n->kind));
-    const char *s = n->v;
-    char *end;
-    errno = 0;
-    long long v = strtoll(s, &end, 10);
-    if (n->quoted || !*s || *end || end == s || (s[0] != '-' && s[0] != '+' && (s[0] < '0' || s[0] > '9')))
-        return yerr(P, n->line, n->col, "'%s' must be an integer, not '%s'%s", what, q40(q, sizeof q, s),
-                    n->quoted ? " (quoted)" : "");
-    if (errno == ERANGE || v < lo || v > hi)
-        return yerr(P, n->line, n->col, "'%s' value '%s' is out of range [%ld, %ld]", what, q40(q, sizeof q, s), lo,
-                    hi);
-    *out = (long)v;
-    return 0;
-}
-
-static int to_num(const struct yp *P, const struct ynode *n, const char *what, double *out)
-{
-    char q[64];
-    if (n->kind != YN_SCALAR)
-        return yerr(P, n->line, n->col, "'%s' must be a number, not %s", what, kind_name(n->kind));
-    const char *s = n->v, *t = s + (*s == '+' || *s == '-');
-    if (!n->quoted && (!strcasecmp(t, ".inf") || !strcasecmp(t, ".nan")))
-        return yerr(P, n->line, n->col, "'%s' value '%s' is not finite", what, s);
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (n->quoted || !*s || *end || end == s || strchr(s, 'x') || strchr(s, 'X') ||
-        ((*t < '0' || *t > '9') && *t != '.'))
-        return yerr(P, n->line, n->col, "'%s' must be a number, not '%s'%s", what, q40(q, sizeof q, s),
-                    n->quoted ? " (quoted)" : "");
-    if (errno == ERANGE && (isinf(v) || v == 0))
-        return yerr(P, n->line, n->col, "'%s' value '%s' is out of range", what, q40(q, sizeof q, s));
-    if (!isfinite(v))
-        return yerr(P, n->line, n->col, "'%s' value '%s' is not finite", what, q40(q, sizeof q, s));
-    *out = v;
-    return 0;
-}
-
-/* A number or a non-empty list of numbers (into the arena); *count 0 for null. */
-static int to_nums(const struct yp *P, const struct ynode *n, const char *what, double **out, int *count,
-                   int *is_list)
-{
-    *count = 0;
-    *is_list = n->kind == YN_SEQ;
-    if (is_null(n))
-        return 0;
-    if (n->kind == YN_MAP)
-        return yerr(P, n->line, n->col, "'%s' must be a number or a list of numbers, not a mapping", what);
-    int cnt = n->kind == YN_SEQ ? n->n : 1;
-    if (cnt == 0)
-        return yerr(P, n->line, n->col, "'%s' must not be an empty list", what);
-    double *v = qp_arena_array(P->a, (size_t)cnt, sizeof *v);
-    if (!v)
-        return QP_ESYS;
-    for (int i = 0; i < cnt; i++) {
-        int rc = to_num(P, n->kind == YN_SEQ ? n->k[i] : n, what, &v[i]);
-        if (rc)
-            return rc;
-    }
-    *out = v;
-    *count = cnt;
-    return 0;
-}
-
-static int to_ints(const struct yp *P, const struct ynode *n, const char *what, long lo, long hi, long **out,
-                   int *count)
-{
-    *count = 0;
-    if (is_null(n))
-        return 0;
-    if (n->kind == YN_MAP)
-        return yerr(P, n->line, n->col, "'%s' must be an integer or a list of integers, not a mapping", what);
-    int cnt = n->kind == YN_SEQ ? n->n : 1;
-    if (cnt == 0)
-        return yerr(P, n->line, n->col, "'%s' must not be an empty list", what);
-    long *v = qp_arena_array(P->a, (size_t)cnt, sizeof *v);
-    if (!v)
-        return QP_ESYS;
-    for (int i = 0; i < cnt; i++) {
-        int rc = to_int(P, n->kind == YN_SEQ ? n->k[i] : n, what, lo, hi, &v[i]);
-        if (rc)
-            return rc;
-    }
-    *out = v;
-    *count = cnt;
-    return 0;
-}
 
 /* ---- entries -------------------------------------------------------------------------------- */
 
@@ -399,13 +36,13 @@ static const char *const fields_d2[] = {"qtype", "quantizer", "rounding", "max_v
 
 /* One entry as written, before it becomes a qp_qentry. */
 struct raw {
-    const struct ynode *key, *qtype_n, *quantizer_n, *scale_n, *zp_n, *fl_n, *cd_n, *max_n, *min_n;
+    const qp_ynode *key, *qtype_n, *quantizer_n, *scale_n, *zp_n, *fl_n, *cd_n, *max_n, *min_n;
     int qtype, quantizer, method_channel, has_method, n_scale, n_zp, n_fl, n_max, n_min, scale_list;
     double *scale, *maxv, *minv;
-    long *zp, *fl, cd;
+    int64_t *zp, *fl, cd;
 };
 
-static int parse_fields(const struct yp *P, int dialect, const struct ynode *map, struct raw *r)
+static int parse_fields(const qp_yaml *P, int dialect, const qp_ynode *map, struct raw *r)
 {
     char q[64];
     const char *const *known = dialect == 1 ? fields_d1 : fields_d2;
@@ -414,97 +51,97 @@ static int parse_fields(const struct yp *P, int dialect, const struct ynode *map
     r->cd = -1;
     r->quantizer = -1;
     for (int i = 0; i < map->n; i++) {
-        const struct ynode *k = map->k[2 * i], *v = map->k[2 * i + 1];
+        const qp_ynode *k = map->k[2 * i], *v = map->k[2 * i + 1];
         const char *f = k->v;
-        if (!in_list(f, known)) {
-            if (in_list(f, other))
-                return yerr(P, k->line, k->col, "field '%s' belongs to dialect %d (%s)", q40(q, sizeof q, f),
+        if (!qp_yaml_in_list(f, known)) {
+            if (qp_yaml_in_list(f, other))
+                return qp_yaml_errorf(P, k->line, k->col, "field '%s' belongs to dialect %d (%s)", q40(q, sizeof q, f),
                             3 - dialect, dialect == 1 ? "add 'version: 2'" : "this file says 'version: 2'");
-            return yerr(P, k->line, k->col, "unknown field '%s' in '%s' (did you mean '%s'?)", q40(q, sizeof q, f),
-                        r->key->v, nearest(f, known));
+            return qp_yaml_errorf(P, k->line, k->col, "unknown field '%s' in '%s' (did you mean '%s'?)", q40(q, sizeof q, f),
+                        r->key->v, qp_yaml_nearest(f, known, -1));
         }
         if (!strcmp(f, "qtype")) {
             const char *s;
-            if ((rc = to_str(P, v, f, &s)))
+            if ((rc = qp_yaml_to_str(P, v, f, 0, &s)))
                 return rc;
             if (!(r->qtype = qp_qtable_qtype_parse(s)))
-                return yerr(P, v->line, v->col,
+                return qp_yaml_errorf(P, v->line, v->col,
                             "unknown qtype '%s' (allowed: u8 i8 i16 i32 i64 bf16 f16 f32, or uint8 int8 int16 int32 "
                             "int64 bfloat16 float16 float32)",
                             q40(q, sizeof q, s));
             r->qtype_n = v;
         } else if (!strcmp(f, "quantizer") || !strcmp(f, "dtype")) {
             const char *s;
-            if ((rc = to_str(P, v, f, &s)))
+            if ((rc = qp_yaml_to_str(P, v, f, 0, &s)))
                 return rc;
             if ((r->quantizer = qp_quantizer_parse(s)) < 0)
-                return yerr(P, v->line, v->col,
+                return qp_yaml_errorf(P, v->line, v->col,
                             "unknown quantizer '%s' (allowed: asymmetric_affine, symmetric_affine, "
                             "perchannel_symmetric_affine, dynamic_fixed_point, bfloat16, float16, float32)",
                             q40(q, sizeof q, s));
             r->quantizer_n = v;
         } else if (!strcmp(f, "rounding")) {
             const char *s;
-            if ((rc = to_str(P, v, f, &s)))
+            if ((rc = qp_yaml_to_str(P, v, f, 0, &s)))
                 return rc;
             if (strcmp(s, "rtne"))
-                return yerr(P, v->line, v->col, "rounding '%s' is not supported (only rtne: qpipe(7))",
+                return qp_yaml_errorf(P, v->line, v->col, "rounding '%s' is not supported (only rtne: qpipe(7))",
                             q40(q, sizeof q, s));
         } else if (!strcmp(f, "method")) {
             const char *s;
-            if ((rc = to_str(P, v, f, &s)))
+            if ((rc = qp_yaml_to_str(P, v, f, 0, &s)))
                 return rc;
             if (strcmp(s, "layer") && strcmp(s, "channel"))
-                return yerr(P, v->line, v->col, "method '%s' is not layer or channel", q40(q, sizeof q, s));
+                return qp_yaml_errorf(P, v->line, v->col, "method '%s' is not layer or channel", q40(q, sizeof q, s));
             r->has_method = 1;
             r->method_channel = !strcmp(s, "channel");
         } else if (!strcmp(f, "max_value")) {
             int l;
-            if ((rc = to_nums(P, v, f, &r->maxv, &r->n_max, &l)))
+            if ((rc = qp_yaml_to_nums(P, v, f, QP_YAML_NULL_OK, &r->maxv, &r->n_max, &l)))
                 return rc;
             r->max_n = v;
         } else if (!strcmp(f, "min_value")) {
             int l;
-            if ((rc = to_nums(P, v, f, &r->minv, &r->n_min, &l)))
+            if ((rc = qp_yaml_to_nums(P, v, f, QP_YAML_NULL_OK, &r->minv, &r->n_min, &l)))
                 return rc;
             r->min_n = v;
         } else if (!strcmp(f, "scale")) {
-            if ((rc = to_nums(P, v, f, &r->scale, &r->n_scale, &r->scale_list)))
+            if ((rc = qp_yaml_to_nums(P, v, f, QP_YAML_NULL_OK, &r->scale, &r->n_scale, &r->scale_list)))
                 return rc;
             for (int c = 0; c < r->n_scale; c++)
                 if (!(r->scale[c] > 0))
-                    return yerr(P, v->line, v->col, "scale %s must be positive",
+                    return qp_yaml_errorf(P, v->line, v->col, "scale %s must be positive",
                                 qp_qalgo_format_double(q, sizeof q, r->scale[c]));
             r->scale_n = v;
         } else if (!strcmp(f, "zero_point")) {
-            if ((rc = to_ints(P, v, f, INT32_MIN, INT32_MAX, &r->zp, &r->n_zp)))
+            if ((rc = qp_yaml_to_ints(P, v, f, QP_YAML_NULL_OK, INT32_MIN, INT32_MAX, &r->zp, &r->n_zp)))
                 return rc;
             r->zp_n = v;
         } else if (!strcmp(f, "fl")) {
-            if ((rc = to_ints(P, v, f, 2 * QP_QALGO_FL_MIN, 2 * QP_QALGO_FL_MAX, &r->fl, &r->n_fl)))
+            if ((rc = qp_yaml_to_ints(P, v, f, QP_YAML_NULL_OK, 2 * QP_QALGO_FL_MIN, 2 * QP_QALGO_FL_MAX, &r->fl, &r->n_fl)))
                 return rc;
             if (r->n_fl > 1)
-                return yerr(P, v->line, v->col, "'fl' must be one integer, not %d", r->n_fl);
+                return qp_yaml_errorf(P, v->line, v->col, "'fl' must be one integer, not %d", r->n_fl);
             r->fl_n = v;
         } else if (!strcmp(f, "channel_dim")) {
-            if (!is_null(v) && (rc = to_int(P, v, f, 0, 7, &r->cd)))
+            if (!qp_yaml_is_null(v) && (rc = qp_yaml_to_int(P, v, f, 0, 7, &r->cd)))
                 return rc;
             r->cd_n = v;
         }
     }
     if (!r->qtype_n)
-        return yerr(P, r->key->line, r->key->col, "'%s' lacks 'qtype'", r->key->v);
+        return qp_yaml_errorf(P, r->key->line, r->key->col, "'%s' lacks 'qtype'", r->key->v);
     if (!r->quantizer_n)
-        return yerr(P, r->key->line, r->key->col, "'%s' lacks '%s'", r->key->v, dialect == 1 ? "dtype" : "quantizer");
+        return qp_yaml_errorf(P, r->key->line, r->key->col, "'%s' lacks '%s'", r->key->v, dialect == 1 ? "dtype" : "quantizer");
     if (r->n_zp && r->n_scale && r->n_zp != r->n_scale)
-        return yerr(P, r->zp_n->line, r->zp_n->col, "%d zero points for %d scales", r->n_zp, r->n_scale);
+        return qp_yaml_errorf(P, r->zp_n->line, r->zp_n->col, "%d zero points for %d scales", r->n_zp, r->n_scale);
     if (!r->n_max != !r->n_min) {
-        const struct ynode *at = r->max_n ? r->max_n : r->min_n ? r->min_n : r->key;
-        return yerr(P, at->line, at->col, "'%s' has %s but no %s", r->key->v, r->n_max ? "max_value" : "min_value",
+        const qp_ynode *at = r->max_n ? r->max_n : r->min_n ? r->min_n : r->key;
+        return qp_yaml_errorf(P, at->line, at->col, "'%s' has %s but no %s", r->key->v, r->n_max ? "max_value" : "min_value",
                     r->n_max ? "min_value" : "max_value");
     }
     if (r->has_method && !r->method_channel && r->n_scale > 1)
-        return yerr(P, r->scale_n->line, r->scale_n->col, "method 'layer' with %d scales", r->n_scale);
+        return qp_yaml_errorf(P, r->scale_n->line, r->scale_n->col, "method 'layer' with %d scales", r->n_scale);
     return 0;
 }
 
@@ -547,33 +184,33 @@ static void data_range(const qp_value *v, double *lo, double *hi)
 }
 
 struct ctx {
-    struct yp *P;
+    const qp_yaml *P;
     qp_qtable *t;
     int dialect;
-    const struct ynode **where_v, **where_w, **where_b; /* the key of each slot's entry */
+    const qp_ynode **where_v, **where_w, **where_b; /* the key of each slot's entry */
     struct raw *pending;                                 /* biases to derive */
     qp_qslot *pending_slot;
     int n_pending;
 };
 
-static const struct ynode **where_of(struct ctx *C, qp_qslot s)
+static const qp_ynode **where_of(struct ctx *C, qp_qslot s)
 {
     return s.port == QP_QPORT_VALUE ? &C->where_v[s.index]
            : s.port == QP_QPORT_WEIGHT ? &C->where_w[s.index]
                                        : &C->where_b[s.index];
 }
 
-static int entry_error(struct ctx *C, const struct ynode *at, const char *key)
+static int entry_error(struct ctx *C, const qp_ynode *at, const char *key)
 {
     char msg[800];
     snprintf(msg, sizeof msg, "%s", qp_error_msg());
-    return yerr(C->P, at->line, at->col, "'%s': %s", key, msg);
+    return qp_yaml_errorf(C->P, at->line, at->col, "'%s': %s", key, msg);
 }
 
 /* Fills e from r (everything but a bias derived later). */
 static int make_entry(struct ctx *C, qp_qslot s, struct raw *r, int *defer)
 {
-    struct yp *P = C->P;
+    const qp_yaml *P = C->P;
     qp_qtable *t = C->t;
     const qp_graph *g = t->g;
     qp_qentry *e = qp_qtable_entry(t, s);
@@ -588,16 +225,16 @@ static int make_entry(struct ctx *C, qp_qslot s, struct raw *r, int *defer)
     int is_float = qz == QP_QZ_NONE || qz == QP_QZ_BFLOAT16 || qz == QP_QZ_FLOAT16;
     int dfp = qz == QP_QZ_DYNAMIC_FIXED_POINT;
     if (is_float || dfp) {
-        const struct ynode *bad = r->n_scale ? r->scale_n : r->n_zp ? r->zp_n : NULL;
+        const qp_ynode *bad = r->n_scale ? r->scale_n : r->n_zp ? r->zp_n : NULL;
         if (bad)
-            return yerr(P, bad->line, bad->col, "'%s': %s takes no '%s'%s", key, qp_quantizer_name(qz),
+            return qp_yaml_errorf(P, bad->line, bad->col, "'%s': %s takes no '%s'%s", key, qp_quantizer_name(qz),
                         bad == r->scale_n ? "scale" : "zero_point", dfp ? " (it takes 'fl')" : "");
     }
     if (!dfp && r->n_fl)
-        return yerr(P, r->fl_n->line, r->fl_n->col, "'%s': 'fl' is for dynamic_fixed_point, not %s", key,
+        return qp_yaml_errorf(P, r->fl_n->line, r->fl_n->col, "'%s': 'fl' is for dynamic_fixed_point, not %s", key,
                     qp_quantizer_name(qz));
     if (is_float && r->cd_n && r->cd >= 0)
-        return yerr(P, r->cd_n->line, r->cd_n->col, "'%s': %s takes no 'channel_dim'", key, qp_quantizer_name(qz));
+        return qp_yaml_errorf(P, r->cd_n->line, r->cd_n->col, "'%s': %s takes no 'channel_dim'", key, qp_quantizer_name(qz));
     double lo = 0, hi = 0;
     if (r->n_max) {
         lo = r->minv[0];
@@ -608,7 +245,7 @@ static int make_entry(struct ctx *C, qp_qslot s, struct raw *r, int *defer)
             hi = r->maxv[i] > hi ? r->maxv[i] : hi;
         if (lo > hi) {
             char a[40], b[40];
-            return yerr(P, r->min_n->line, r->min_n->col, "'%s': min_value %s is greater than max_value %s", key,
+            return qp_yaml_errorf(P, r->min_n->line, r->min_n->col, "'%s': min_value %s is greater than max_value %s", key,
                         qp_qalgo_format_double(a, sizeof a, lo), qp_qalgo_format_double(b, sizeof b, hi));
         }
     }
@@ -631,14 +268,14 @@ static int make_entry(struct ctx *C, qp_qslot s, struct raw *r, int *defer)
         } else if (r->n_max)
             fl = qp_qalgo_dfp_fl(fabs(lo) > fabs(hi) ? lo : hi, bits);
         else
-            return yerr(P, r->key->line, r->key->col, "'%s' needs 'fl' (or min_value and max_value to derive it)", key);
+            return qp_yaml_errorf(P, r->key->line, r->key->col, "'%s' needs 'fl' (or min_value and max_value to derive it)", key);
         double sc = qp_qparams_dfp(qtt, fl).scale;
         if ((rc = qp_qentry_set(t, e, qz, qt, 1, &sc, NULL)))
             return rc;
         e->fl = fl;
     } else if (r->n_scale) {
         if (!r->n_zp && qz == QP_QZ_ASYMMETRIC_AFFINE && !bias)
-            return yerr(P, r->scale_n->line, r->scale_n->col, "'%s': asymmetric_affine needs 'zero_point' with 'scale'",
+            return qp_yaml_errorf(P, r->scale_n->line, r->scale_n->col, "'%s': asymmetric_affine needs 'zero_point' with 'scale'",
                         key);
         int32_t *zp = qp_arena_array(t->arena, (size_t)r->n_scale, sizeof *zp);
         if (!zp)
@@ -654,17 +291,17 @@ static int make_entry(struct ctx *C, qp_qslot s, struct raw *r, int *defer)
         double sc;
         int32_t zp;
         if (qp_qalgo_asymmetric(lo, hi, qp_qtype_min(qtt), qp_qtype_max(qtt), &sc, &zp))
-            return yerr(P, r->key->line, r->key->col, "'%s': the range is too wide for a scale", key);
+            return qp_yaml_errorf(P, r->key->line, r->key->col, "'%s': the range is too wide for a scale", key);
         if ((rc = qp_qentry_set(t, e, qz, qt, 1, &sc, &zp)))
             return rc;
     } else if (r->n_max && (qz == QP_QZ_SYMMETRIC_AFFINE || s.port == QP_QPORT_VALUE)) {
         double sc;
         if (qp_qalgo_symmetric(fabs(lo) > fabs(hi) ? lo : hi, qp_qtype_max(qtt), &sc))
-            return yerr(P, r->key->line, r->key->col, "'%s': the range is too wide for a scale", key);
+            return qp_yaml_errorf(P, r->key->line, r->key->col, "'%s': the range is too wide for a scale", key);
         if ((rc = qp_qentry_set(t, e, qz, qt, 1, &sc, NULL)))
             return rc;
     } else {
-        return yerr(P, r->key->line, r->key->col,
+        return qp_yaml_errorf(P, r->key->line, r->key->col,
                     "'%s' needs 'scale'%s (or min_value and max_value to derive %s)", key,
                     qz == QP_QZ_ASYMMETRIC_AFFINE ? " and 'zero_point'" : "",
                     qz == QP_QZ_ASYMMETRIC_AFFINE ? "them" : "it");
@@ -700,7 +337,7 @@ static int derive_bias(struct ctx *C, qp_qslot s, struct raw *r)
             continue; /* a weight computed at run time: an activation */
         if (from.index >= 0 && !qp_qentry_present(qp_qtable_entry(t, from))) {
             char k[1100];
-            return yerr(C->P, 0, 0, "no entry for '%s', which the graph needs (and '%s' derives its scale from it)",
+            return qp_yaml_errorf(C->P, 0, 0, "no entry for '%s', which the graph needs (and '%s' derives its scale from it)",
                         qp_qtable_key(g, from, k, sizeof k), key);
         }
     }
@@ -708,7 +345,7 @@ static int derive_bias(struct ctx *C, qp_qslot s, struct raw *r)
     if (ok && dfp)
         ok = in->quantizer == QP_QZ_DYNAMIC_FIXED_POINT && w->quantizer == QP_QZ_DYNAMIC_FIXED_POINT;
     if (!ok)
-        return yerr(C->P, r->key->line, r->key->col,
+        return qp_yaml_errorf(C->P, r->key->line, r->key->col,
                     "'%s' has no %s and its layer's input and weight entries cannot give one (s_bias = s_in * s_w)",
                     key, dfp ? "fl" : "scale");
     if (dfp) {
@@ -753,19 +390,19 @@ static int finish_entry(struct ctx *C, qp_qslot s, struct raw *r)
 
 /* ---- the document --------------------------------------------------------------------------- */
 
-static int read_entries(struct ctx *C, const struct ynode *qp)
+static int read_entries(struct ctx *C, const qp_ynode *qp)
 {
-    struct yp *P = C->P;
+    const qp_yaml *P = C->P;
     qp_qtable *t = C->t;
     int rc;
     for (int i = 0; i < qp->n; i++) {
-        const struct ynode *k = qp->k[2 * i], *v = qp->k[2 * i + 1];
+        const qp_ynode *k = qp->k[2 * i], *v = qp->k[2 * i + 1];
         struct raw r;
         memset(&r, 0, sizeof r);
         r.key = k;
-        if (v->kind != YN_MAP)
-            return yerr(P, v->line, v->col, "entry '%s' must be a mapping of fields, not %s", k->v,
-                        is_null(v) ? "empty" : kind_name(v->kind));
+        if (v->kind != QP_YN_MAP)
+            return qp_yaml_errorf(P, v->line, v->col, "entry '%s' must be a mapping of fields, not %s", k->v,
+                        qp_yaml_is_null(v) ? "empty" : qp_yaml_kind_name(v->kind));
         if ((rc = parse_fields(P, C->dialect, v, &r)))
             return rc;
         qp_qslot s;
@@ -773,13 +410,13 @@ static int read_entries(struct ctx *C, const struct ynode *qp)
         if ((rc = qp_qtable_resolve(t->g, k->v, &s, &ignored))) {
             char msg[800];
             snprintf(msg, sizeof msg, "%s", qp_error_msg());
-            return yerr(P, k->line, k->col, "%s", msg);
+            return qp_yaml_errorf(P, k->line, k->col, "%s", msg);
         }
         if (ignored)
             continue;
-        const struct ynode **where = where_of(C, s);
+        const qp_ynode **where = where_of(C, s);
         if (*where)
-            return yerr(P, k->line, k->col, "'%s' describes the same tensor as '%s' (line %d)", k->v, (*where)->v,
+            return qp_yaml_errorf(P, k->line, k->col, "'%s' describes the same tensor as '%s' (line %d)", k->v, (*where)->v,
                         (*where)->line);
         *where = k;
         int defer;
@@ -799,34 +436,34 @@ static int read_entries(struct ctx *C, const struct ynode *qp)
     return 0;
 }
 
-static int read_custom(struct ctx *C, const struct ynode *cu)
+static int read_custom(struct ctx *C, const qp_ynode *cu)
 {
-    struct yp *P = C->P;
+    const qp_yaml *P = C->P;
     for (int i = 0; i < cu->n; i++) {
-        const struct ynode *k = cu->k[2 * i], *v = cu->k[2 * i + 1];
+        const qp_ynode *k = cu->k[2 * i], *v = cu->k[2 * i + 1];
         const char *type;
-        int rc = to_str(P, v, k->v, &type);
+        int rc = qp_yaml_to_str(P, v, k->v, 0, &type);
         if (rc)
             return rc;
         if ((rc = qp_qtable_set_custom(C->t, k->v, type))) {
             char msg[800];
             snprintf(msg, sizeof msg, "%s", qp_error_msg());
-            return yerr(P, k->line, k->col, "%s", msg);
+            return qp_yaml_errorf(P, k->line, k->col, "%s", msg);
         }
     }
     return 0;
 }
 
-static int walk(struct ctx *C, const struct ynode *root)
+static int walk(struct ctx *C, const qp_ynode *root)
 {
-    struct yp *P = C->P;
+    const qp_yaml *P = C->P;
     char q[64];
-    if (root->kind != YN_MAP)
-        return yerr(P, root->line, root->col, "the document must be a mapping with 'quantize_parameters', not %s",
-                    is_null(root) ? "empty" : kind_name(root->kind));
-    const struct ynode *version = NULL, *qp = NULL, *cu = NULL;
+    if (root->kind != QP_YN_MAP)
+        return qp_yaml_errorf(P, root->line, root->col, "the document must be a mapping with 'quantize_parameters', not %s",
+                    qp_yaml_is_null(root) ? "empty" : qp_yaml_kind_name(root->kind));
+    const qp_ynode *version = NULL, *qp = NULL, *cu = NULL;
     for (int i = 0; i < root->n; i++) {
-        const struct ynode *k = root->k[2 * i], *v = root->k[2 * i + 1];
+        const qp_ynode *k = root->k[2 * i], *v = root->k[2 * i + 1];
         if (!strcmp(k->v, "version"))
             version = v;
         else if (!strcmp(k->v, "quantize_parameters"))
@@ -834,42 +471,50 @@ static int walk(struct ctx *C, const struct ynode *root)
         else if (!strcmp(k->v, "customized_quantize_layers"))
             cu = v;
         else
-            return yerr(P, k->line, k->col, "unknown key '%s' (did you mean '%s'?)", q40(q, sizeof q, k->v),
-                        nearest(k->v, top_keys));
+            return qp_yaml_errorf(P, k->line, k->col, "unknown key '%s' (did you mean '%s'?)", q40(q, sizeof q, k->v),
+                        qp_yaml_nearest(k->v, top_keys, -1));
     }
     C->dialect = 1;
     if (version) {
-        long ver;
-        int rc = to_int(P, version, "version", 0, 1000, &ver);
+        int64_t ver;
+        int rc = qp_yaml_to_int(P, version, "version", 0, 1000, &ver);
         if (rc)
             return rc;
         if (ver != 2)
-            return yerr(P, version->line, version->col,
-                        "version %ld is not supported (dialect 2 says 'version: 2'; dialect 1 has no version)", ver);
+            return qp_yaml_errorf(P, version->line, version->col,
+                        "version %d is not supported (dialect 2 says 'version: 2'; dialect 1 has no version)", (int)ver);
         C->dialect = 2;
     }
     if (!qp)
-        return yerr(P, root->line, root->col, "the file has no 'quantize_parameters'");
-    if (!is_null(qp) && qp->kind != YN_MAP)
-        return yerr(P, qp->line, qp->col, "'quantize_parameters' must be a mapping, not %s", kind_name(qp->kind));
-    if (cu && !is_null(cu) && cu->kind != YN_MAP)
-        return yerr(P, cu->line, cu->col, "'customized_quantize_layers' must be a mapping, not %s",
-                    kind_name(cu->kind));
-    int n = qp->kind == YN_MAP ? qp->n : 0;
+        return qp_yaml_errorf(P, root->line, root->col, "the file has no 'quantize_parameters'");
+    if (!qp_yaml_is_null(qp) && qp->kind != QP_YN_MAP)
+        return qp_yaml_errorf(P, qp->line, qp->col, "'quantize_parameters' must be a mapping, not %s", qp_yaml_kind_name(qp->kind));
+    if (cu && !qp_yaml_is_null(cu) && cu->kind != QP_YN_MAP)
+        return qp_yaml_errorf(P, cu->line, cu->col, "'customized_quantize_layers' must be a mapping, not %s",
+                    qp_yaml_kind_name(cu->kind));
+    int n = qp->kind == QP_YN_MAP ? qp->n : 0;
     C->pending = qp_arena_array(P->a, (size_t)n + 1, sizeof *C->pending);
     C->pending_slot = qp_arena_array(P->a, (size_t)n + 1, sizeof *C->pending_slot);
     if (!C->pending || !C->pending_slot)
         return QP_ESYS;
     int rc = n ? read_entries(C, qp) : 0;
-    if (!rc && cu && cu->kind == YN_MAP)
+    if (!rc && cu && cu->kind == QP_YN_MAP)
         rc = read_custom(C, cu);
     return rc;
+}
+
+void qp_qtable_yaml_init(qp_yaml *y, qp_arena *a, const char *name)
+{
+    /* Acuity's files say "This file disallow TABs" */
+    *y = (qp_yaml){.a = a, .name = name, .first_key = "quantize_parameters", .doc = "a quantize table",
+                   .tab = "a TAB character (this format uses spaces only)", .max_depth = MAX_DEPTH};
 }
 
 int qp_qtable_parse_yaml(const void *buf, size_t len, const char *name, const qp_graph *g, qp_qtable **out)
 {
     *out = NULL;
-    struct yp P = {qp_arena_new(1 << 16), name, buf, len, {0}};
+    qp_yaml P;
+    qp_qtable_yaml_init(&P, qp_arena_new(1 << 16), name);
     qp_qtable *t = qp_qtable_new(g);
     struct ctx C = {&P, t, 1, NULL, NULL, NULL, NULL, NULL, 0};
     int rc = 0;
@@ -882,28 +527,9 @@ int qp_qtable_parse_yaml(const void *buf, size_t len, const char *name, const qp
         if (!C.where_v || !C.where_w || !C.where_b)
             rc = QP_ESYS;
     }
-    if (!rc && memchr(buf, '\t', len)) { /* Acuity's files say "This file disallow TABs" */
-        const char *s = buf, *tab = memchr(buf, '\t', len);
-        int line = 1, col = 1;
-        for (const char *p = s; p < tab; p++)
-            if (*p == '\n')
-                line++, col = 1;
-            else
-                col++;
-        rc = yerr(&P, line, col, "a TAB character (this format uses spaces only)");
-    }
-    if (!rc) {
-        if (!yaml_parser_initialize(&P.parser)) {
-            rc = qp_errorf(QP_ESYS, "out of memory");
-        } else {
-            struct ynode *root = NULL;
-            yaml_parser_set_input_string(&P.parser, buf, len);
-            rc = build_document(&P, &root);
-            yaml_parser_delete(&P.parser);
-            if (!rc)
-                rc = walk(&C, root);
-        }
-    }
+    qp_ynode *root = NULL;
+    if (!rc && !(rc = qp_yaml_parse(&P, buf, len, &root)))
+        rc = walk(&C, root);
     if (!rc && (rc = qp_qtable_check_complete(t)))
         rc = qp_error_prefix(rc, "%s", name);
     qp_arena_free(P.a);
@@ -979,7 +605,7 @@ static int put_num(FILE *f, const char *field, double x, const char *key)
     return 0;
 }
 
-static int put_entry(FILE *f, const char *key, const qp_qentry *e)
+int qp_qtable_emit_entry(FILE *f, const char *key, const qp_qentry *e)
 {
     char b[40];
     int rc;
@@ -1041,7 +667,7 @@ int qp_qtable_emit_yaml(FILE *f, const qp_qtable *t)
         if (!utf8_ok((const unsigned char *)key))
             rc = qp_errorf(QP_EUSAGE, "layer key of '%s' is not valid UTF-8", key);
         else
-            rc = put_entry(f, key, e);
+            rc = qp_qtable_emit_entry(f, key, e);
     }
     if (!rc) {
         fputs(nc ? "customized_quantize_layers:\n" : "customized_quantize_layers: {}\n", f);

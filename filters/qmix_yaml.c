@@ -1,21 +1,14 @@
-/* qmix's YAML: the customized_quantize_layers map of a .quantize file (libyaml's document
- * API; the rest of the file only serves to recognise a table of another model), and the
- * rewritten table with the converters' entries (qtable's emitter plus the converters). */
+/* qmix's YAML: the customized_quantize_layers map of a .quantize file (read into qtable's
+ * strict tree; the rest of the file only serves to recognise a table of another model), and the
+ * rewritten table with the converters' entries (qtable's emitter for both). */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <yaml.h>
 
 #include "qmix.h"
 #include "qp/diag.h"
-#include "qp/qtable_algo.h"
 #include "qp/qtable_yaml.h"
-
-static const char *scalar(yaml_document_t *d, yaml_node_t *n)
-{
-    (void)d;
-    return n && n->type == YAML_SCALAR_NODE ? (const char *)n->data.scalar.value : NULL;
-}
+#include "qp/tensorio.h"
 
 static int add(qp_qmix_map *m, const char *k, const char *v)
 {
@@ -37,62 +30,45 @@ static int add(qp_qmix_map *m, const char *k, const char *v)
 
 int qp_qmix_map_read(const char *path, const qp_graph *g, qp_qmix_map *m)
 {
+    unsigned char *buf;
+    size_t len;
     memset(m, 0, sizeof *m);
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return qp_errorf(QP_ESYS, "cannot open '%s': %s", path, strerror(errno));
-    yaml_parser_t p;
-    yaml_document_t d;
-    int rc = 0;
-    yaml_parser_initialize(&p);
-    yaml_parser_set_input_file(&p, f);
-    if (!yaml_parser_load(&p, &d)) {
-        rc = qp_errorf(QP_EUSAGE, "%s:%lu: %s", path, (unsigned long)p.problem_mark.line + 1,
-                       p.problem ? p.problem : "invalid YAML");
-        yaml_parser_delete(&p);
-        fclose(f);
+    int rc = qp_tensorio_read_file(path, QP_QTABLE_YAML_MAX_FILE, &buf, &len);
+    if (rc)
         return rc;
-    }
-    yaml_node_t *root = yaml_document_get_root_node(&d);
-    if (!root || root->type != YAML_MAPPING_NODE)
+    qp_yaml y;
+    qp_ynode *root = NULL;
+    qp_qtable_yaml_init(&y, qp_arena_new(1 << 16), path);
+    if (!y.a)
+        rc = qp_errorf(QP_ESYS, "out of memory");
+    else if (!(rc = qp_yaml_parse(&y, (const char *)buf, len, &root)) && root->kind != QP_YN_MAP)
         rc = qp_errorf(QP_EUSAGE, "%s: not a .quantize table (no top-level mapping)", path);
     int bad = 0, total = 0, have_map = 0;
     char first[1100] = "";
-    for (yaml_node_pair_t *pr = rc ? NULL : root->data.mapping.pairs.start; pr && pr < root->data.mapping.pairs.top;
-         pr++) {
-        const char *k = scalar(&d, yaml_document_get_node(&d, pr->key));
-        yaml_node_t *v = yaml_document_get_node(&d, pr->value);
-        if (!k)
-            continue;
-        if (!strcmp(k, "quantize_parameters") && v->type == YAML_MAPPING_NODE) {
-            for (yaml_node_pair_t *q = v->data.mapping.pairs.start; q < v->data.mapping.pairs.top; q++) {
-                const char *ek = scalar(&d, yaml_document_get_node(&d, q->key));
+    for (int i = 0; !rc && i < root->n; i++) {
+        const char *k = root->k[2 * i]->v;
+        const qp_ynode *v = root->k[2 * i + 1];
+        if (!strcmp(k, "quantize_parameters") && v->kind == QP_YN_MAP) {
+            for (int j = 0; j < v->n; j++) {
                 qp_qslot s;
                 int ign = 0;
                 total++;
-                if (ek && qp_qtable_resolve(g, ek, &s, &ign)) {
-                    if (!bad++)
-                        snprintf(first, sizeof first, "%s", ek);
-                }
+                if (qp_qtable_resolve(g, v->k[2 * j]->v, &s, &ign) && !bad++)
+                    snprintf(first, sizeof first, "%s", v->k[2 * j]->v);
             }
             qp_error_clear();
         } else if (!strcmp(k, "customized_quantize_layers")) {
             have_map = 1;
-            if (v->type == YAML_SCALAR_NODE && !strcmp(scalar(&d, v), ""))
+            if (qp_yaml_is_null(v))
                 continue;
-            if (v->type != YAML_MAPPING_NODE) {
-                rc = qp_errorf(QP_EUSAGE, "%s:%lu: 'customized_quantize_layers' must be a mapping", path,
-                               (unsigned long)v->start_mark.line + 1);
-                break;
-            }
-            for (yaml_node_pair_t *q = v->data.mapping.pairs.start; !rc && q < v->data.mapping.pairs.top; q++) {
-                const char *ck = scalar(&d, yaml_document_get_node(&d, q->key));
-                const char *cv = scalar(&d, yaml_document_get_node(&d, q->value));
-                if (!ck || !cv)
-                    rc = qp_errorf(QP_EUSAGE, "%s:%lu: customized layers map a key to a type string", path,
-                                   (unsigned long)yaml_document_get_node(&d, q->key)->start_mark.line + 1);
-                else
-                    rc = add(m, ck, cv);
+            if (v->kind != QP_YN_MAP)
+                rc = qp_yaml_errorf(&y, v->line, v->col, "'customized_quantize_layers' must be a mapping, not %s",
+                                    qp_yaml_kind_name(v->kind));
+            for (int j = 0; !rc && j < v->n; j++) {
+                const qp_ynode *ck = v->k[2 * j], *cv = v->k[2 * j + 1];
+                rc = cv->kind != QP_YN_SCALAR
+                         ? qp_yaml_errorf(&y, ck->line, ck->col, "customized layers map a key to a type string")
+                         : add(m, ck->v, cv->v);
             }
         }
     }
@@ -103,9 +79,8 @@ int qp_qmix_map_read(const char *path, const qp_graph *g, qp_qmix_map *m)
                        path, bad, total, first);
     if (!rc && !have_map)
         rc = qp_errorf(QP_EUSAGE, "'%s' has no customized_quantize_layers", path);
-    yaml_document_delete(&d);
-    yaml_parser_delete(&p);
-    fclose(f);
+    qp_arena_free(y.a);
+    free(buf);
     if (rc)
         qp_qmix_map_free(m);
     return rc;
@@ -120,25 +95,6 @@ void qp_qmix_map_free(qp_qmix_map *m)
     free(m->key);
     free(m->type);
     memset(m, 0, sizeof *m);
-}
-
-/* One converter entry, in the emitter's layout. */
-static void put_conv(FILE *f, const qp_qmix_conv *c)
-{
-    const qp_qentry *e = &c->out;
-    char b[40];
-    fprintf(f, "  '@%s:out0':\n    qtype: %s\n    quantizer: %s\n", c->key, qp_qtable_qtype_name(e->qtype),
-            qp_quantizer_name(e->quantizer));
-    if (e->quantizer == QP_QZ_NONE || e->quantizer == QP_QZ_BFLOAT16 || e->quantizer == QP_QZ_FLOAT16)
-        return;
-    fputs("    rounding: rtne\n", f);
-    fprintf(f, "    max_value: %s\n", qp_qalgo_format_double(b, sizeof b, e->max));
-    fprintf(f, "    min_value: %s\n", qp_qalgo_format_double(b, sizeof b, e->min));
-    if (e->quantizer == QP_QZ_DYNAMIC_FIXED_POINT)
-        fprintf(f, "    fl: %d\n", e->fl);
-    else
-        fprintf(f, "    scale: %s\n    zero_point: %d\n", qp_qalgo_format_double(b, sizeof b, e->scale[0]),
-                (int)e->zero_point[0]);
 }
 
 int qp_qmix_emit_yaml(FILE *f, const qp_qtable *t, const qp_qmix_conv *cv, int n)
@@ -159,9 +115,17 @@ int qp_qmix_emit_yaml(FILE *f, const qp_qtable *t, const qp_qmix_conv *cv, int n
     char *cut = strstr(buf, "\ncustomized_quantize_layers:");
     size_t head = cut ? (size_t)(cut - buf) + 1 : len;
     fwrite(buf, 1, head, f);
-    for (int i = 0; i < n; i++)
-        put_conv(f, &cv[i]);
-    fwrite(buf + head, 1, len - head, f);
+    for (int i = 0; !rc && i < n; i++) {
+        char *key;
+        if (asprintf(&key, "@%s:out0", cv[i].key) < 0)
+            return free(buf), qp_errorf(QP_ESYS, "out of memory");
+        rc = qp_qtable_emit_entry(f, key, &cv[i].out);
+        free(key);
+    }
+    if (!rc)
+        fwrite(buf + head, 1, len - head, f);
     free(buf);
+    if (rc)
+        return rc;
     return ferror(f) ? qp_errorf(QP_ESYS, "%s", strerror(errno)) : 0;
 }
