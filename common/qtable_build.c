@@ -27,8 +27,12 @@ static struct mode mode_of(const qp_qtable_opts *o)
         m.family = FAM_ASYM;
         m.w_qt = QP_DT_I8;
         break;
-    case QP_QZ_PERCHANNEL_SYMMETRIC_AFFINE: /* activations: asymmetric int8 per tensor */
-        m.family = FAM_ASYM;
+    case QP_QZ_PERCHANNEL_SYMMETRIC_AFFINE:
+        if (o->qtype == QP_DT_I16) { /* activations: symmetric int16 per tensor (16-bit layers have zero point 0) */
+            m.act_qz = QP_QZ_SYMMETRIC_AFFINE;
+            break;
+        }
+        m.family = FAM_ASYM; /* activations: asymmetric int8 per tensor */
         m.act_qz = QP_QZ_ASYMMETRIC_AFFINE;
         m.act_qt = m.w_qt = QP_DT_I8;
         m.bits = 8;
@@ -69,7 +73,7 @@ int qp_qtable_opts_check(const qp_qtable_opts *o)
     } rules[] = {
         {QP_QZ_ASYMMETRIC_AFFINE, {QP_DT_U8, QP_DT_I8}, "uint8 or int8"},
         {QP_QZ_SYMMETRIC_AFFINE, {QP_DT_I8, QP_DT_I16}, "int8 or int16"},
-        {QP_QZ_PERCHANNEL_SYMMETRIC_AFFINE, {QP_DT_I8, QP_DT_I8}, "int8"},
+        {QP_QZ_PERCHANNEL_SYMMETRIC_AFFINE, {QP_DT_I8, QP_DT_I16}, "int8 or int16"},
         {QP_QZ_DYNAMIC_FIXED_POINT, {QP_DT_I8, QP_DT_I16}, "int8 or int16"},
         {QP_QZ_BFLOAT16, {QP_DT_BF16, QP_DT_BF16}, "bfloat16"},
         {QP_QZ_FLOAT16, {QP_DT_F16, QP_DT_F16}, "float16"},

@@ -86,7 +86,7 @@ bad() {   # bad FILE CODE TEXT
     run -2 --separate-stderr qtable --quantizer asymmetric_affine --qtype int16
     assert_clean_failure qtable "quantizer 'asymmetric_affine' takes qtype uint8 or int8, not 'i16'"
     run -2 --separate-stderr qtable --quantizer perchannel_symmetric_affine --qtype u8
-    assert_clean_failure qtable "takes qtype int8, not 'u8'"
+    assert_clean_failure qtable "takes qtype int8 or int16, not 'u8'"
     run -2 --separate-stderr qtable --quantizer float16 --qtype bf16
     assert_clean_failure qtable "takes qtype float16"
     run -2 --separate-stderr qtable --quantizer asymmetric_affine --qtype u8 --algorithm minmax
@@ -180,8 +180,8 @@ bad() {   # bad FILE CODE TEXT
 @test "qtable: every quantizer and qtype writes a table that reads back byte-identical" {
     need_calib
     for qq in asymmetric_affine:uint8 asymmetric_affine:int8 symmetric_affine:int8 symmetric_affine:int16 \
-        perchannel_symmetric_affine:int8 dynamic_fixed_point:int8 dynamic_fixed_point:int16 bfloat16:bfloat16 \
-        float16:float16; do
+        perchannel_symmetric_affine:int8 perchannel_symmetric_affine:int16 dynamic_fixed_point:int8 \
+        dynamic_fixed_point:int16 bfloat16:bfloat16 float16:float16; do
         qtable --quantizer "${qq%:*}" --qtype "${qq#*:}" -q a.quantize < "$F/tinyc.ir" > q.ir
         qtable --read a.quantize -q b.quantize < "$F/tiny.ir" > r.ir
         cmp a.quantize b.quantize || { echo "differs: $qq"; return 1; }
@@ -205,6 +205,16 @@ bad() {   # bad FILE CODE TEXT
     [ "$(field p.quantize Conv_conv1_10:weight channel_dim)" = 0 ]
     [ "$(field p.quantize Gemm_fc1_1:weight channel_dim)" = 1 ]     # Gemm B [K, N]: N on axis 1
     [ "$(awk "/Gemm_fc1_1:weight/ { w = 1 } w && /^    - / { n++ } w && /channel_dim/ { print n; exit }" p.quantize)" = 20 ]
+    # int16 per-channel: i16 weights per output channel, symmetric i16 activations (16-bit
+    # layers have zero point 0), i64 biases at s_x * s_w[c]
+    qtable --quantizer perchannel_symmetric_affine --qtype int16 -q p16.quantize < "$F/tinyc.ir" > /dev/null
+    [ "$(field p16.quantize x_11:out0 quantizer)" = symmetric_affine ]
+    [ "$(field p16.quantize x_11:out0 qtype)" = i16 ]
+    [ "$(field p16.quantize x_11:out0 zero_point)" = 0 ]
+    [ "$(field p16.quantize Conv_conv1_10:weight quantizer)" = perchannel_symmetric_affine ]
+    [ "$(field p16.quantize Conv_conv1_10:weight qtype)" = i16 ]
+    [ "$(field p16.quantize Conv_conv1_10:weight channel_dim)" = 0 ]
+    [ "$(field p16.quantize Conv_conv1_10:bias qtype)" = i64 ]
     qtable --quantizer symmetric_affine --qtype int16 -q s.quantize < "$F/tinyc.ir" > /dev/null
     [ "$(field s.quantize x_11:out0 zero_point)" = 0 ]
     [ "$(field s.quantize Conv_conv1_10:bias qtype)" = i64 ]
