@@ -182,6 +182,20 @@ static void calib_range(const qp_calib_tensor *ct, const qp_qtable_opts *o, cons
     *hi = clampd(mx, -Tn, Tp);
 }
 
+/* Whether value vi is the output of an op bounded to [0, 1] by construction (Sigmoid,
+ * HardSigmoid, Softmax): a probability or a gate, whose values near 1 carry the meaning.
+ * The clipping algorithms would cut its rare large values (a detector's text or object
+ * pixels among a background near 0) and saturate every detection below the threshold
+ * that reads it, so it keeps its calibrated [min, max]. */
+static int bounded_output(const qp_graph *g, int vi)
+{
+    int p = g->values[vi].producer;
+    if (p < 0)
+        return 0;
+    const char *op = g->nodes[p].op_type;
+    return !strcmp(op, "Sigmoid") || !strcmp(op, "HardSigmoid") || !strcmp(op, "Softmax");
+}
+
 /* Extremes of a constant's data (doubles in *data, malloc'd, when data is not NULL);
  * -1 if an element is not finite. */
 static int const_values(const qp_value *v, double **data, size_t *n, double *lo, double *hi)
@@ -451,7 +465,11 @@ int qp_qtable_build(const qp_graph *g, const qp_calib *c, const qp_qtable_opts *
             if (!ct || ct->value != vi || ct->count == 0)
                 rc = qp_errorf(QP_EINPUT, "no calibration statistics for '%s' (tensor '%s'): run calib on this stream",
                                key, v->name);
-            else
+            else if (bounded_output(g, vi)) {
+                qp_qtable_opts keep = *o;     /* a probability keeps its calibrated range */
+                keep.algorithm = QP_QALGO_NORMAL;
+                calib_range(ct, &keep, &m, scratch, &lo[vi], &hi[vi]);
+            } else
                 calib_range(ct, o, &m, scratch, &lo[vi], &hi[vi]);
         }
         has[vi] = 1;

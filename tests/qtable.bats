@@ -240,6 +240,38 @@ bad() {   # bad FILE CODE TEXT
     ! cmp -s percentile.quantize n.quantize
 }
 
+@test "qtable: a Sigmoid/Softmax output keeps its calibrated range under the clipping algorithms" {
+    # A probability map as a detector writes it: a background near 0 and 0.5% of pixels near
+    # 1.  KL's least divergence (and percentile's 99.99%) would cut the rare values near 1 and
+    # saturate every detection below a 0.3 threshold; the input logits are still clipped.
+    /usr/bin/python3 - <<'PY'
+import numpy as np, onnx
+from onnx import helper, TensorProto
+g = helper.make_graph([helper.make_node('Sigmoid', ['x'], ['y'], name='sig')], 'sig',
+                      [helper.make_tensor_value_info('x', TensorProto.FLOAT, [1, 1, 64, 64])],
+                      [helper.make_tensor_value_info('y', TensorProto.FLOAT, [1, 1, 64, 64])])
+onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid('', 13)]), 'sig.onnx')
+rng = np.random.default_rng(3)
+for i in range(2):
+    x = rng.normal(-8, 1, (1, 1, 64, 64))
+    x.flat[rng.choice(x.size, 20, replace=False)] = rng.uniform(4, 8, 20)
+    np.save(f'x{i}.npy', x.astype(np.float32))
+PY
+    printf '%s\n' "$PWD/x0.npy" "$PWD/x1.npy" > ds.txt
+    onnx2ir --inputmeta m.yml --dataset ds.txt sig.onnx > m.ir
+    calib -q --input-meta m.yml < m.ir > c.ir
+    field() { awk -v k="'@$2':" -v f="$3:" '$1 == k { e = 1; next } e && /^  [^ ]/ { exit } e && $1 == f { print $2; exit }' "$1"; }
+    qtable --quantizer asymmetric_affine --qtype uint8 -q n.quantize < c.ir > /dev/null
+    ymax=$(field n.quantize Sigmoid_sig_1:out0 max_value)
+    awk -v m="$ymax" 'BEGIN { exit !(m > 0.98) }'
+    for a in kl_divergence percentile mse moving_average; do
+        qtable --quantizer asymmetric_affine --qtype uint8 --algorithm $a -q $a.quantize < c.ir > /dev/null
+        [ "$(field $a.quantize Sigmoid_sig_1:out0 max_value)" = "$ymax" ] || { echo "$a clips the probability"; false; }
+    done
+    # the logits are clipped as before: the algorithm still acts on the other tensors
+    [ "$(field percentile.quantize x_2:out0 min_value)" != "$(field n.quantize x_2:out0 min_value)" ]
+}
+
 @test "qtable --compute-entropy: activations then weights, each ascending, scores in [0, 1)" {
     need_calib
     qtable --quantizer asymmetric_affine --qtype uint8 --compute-entropy e.txt < "$F/tinyc.ir" > /dev/null
