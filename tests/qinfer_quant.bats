@@ -205,3 +205,36 @@ for t in ['dynamic_fixed_point', 'perchannel_symmetric_affine']:
     [ "$dfp" -lt 40 ] || { echo "$output"; false; }
     [ "$pcq" -gt $((dfp + 20)) ] || { echo "$output"; false; }
 }
+
+@test "the integer simulation agrees with an independent fake-quant copy in onnxruntime (BlazeFace)" {
+    # tests/ref/qdq_copy.py builds the model's fake-quant copy from the .quantize table alone;
+    # onnxruntime runs it on the input tensor the quantized run dumped (its integers, so both
+    # start from the same values).  Any rule of the simulator that departs from
+    # quantize-compute-requantize shows as a cosine below 1 (int8 here is 0.95-0.998 from float).
+    model=$QP_CACHE/models/face_detection_front_128x128_barracuda.onnx
+    require_file "$model"
+    require_file "$QP_CACHE/ort/node_modules/onnxruntime-node/package.json"
+    command -v node >/dev/null || skip "node is not installed (tests/install-deps.sh)"
+    onnx2ir "$model" --inputmeta meta.yml > m.ir
+    sed -i 's/^        - 0\.0$/        - 127.5/; s/^        scale: 1\.0$/        scale: 0.00784313725/' meta.yml
+    ls "$IMAGES"/*.jpg > dataset.txt
+    calib -q --input-meta meta.yml < m.ir > c.ir
+    for tq in perchannel_symmetric_affine:int8 asymmetric_affine:uint8 dynamic_fixed_point:int16 \
+        perchannel_symmetric_affine:int16; do
+        t=${tq%:*}_${tq#*:}
+        qtable --quantizer ${tq%:*} --qtype ${tq#*:} -q $t.quantize < c.ir > $t.ir
+        qinfer -q --dtype quantized --input-meta meta.yml --format npy --output-dir q_$t < $t.ir
+        /usr/bin/python3 "$QP_ROOT/tests/ref/qdq_copy.py" "$model" $t.quantize $t.onnx 2> /dev/null
+        node "$QP_ROOT/tests/ref/ort_run.js" $t.onnx o_$t q_$t/iter_0_input:0_*.npy > /dev/null
+        run -0 /usr/bin/python3 -c "
+import glob, numpy as np
+sim = {np.load(f).size: np.load(f).ravel().astype(np.float64) for f in glob.glob('q_$t/iter_0_attach_*.npy')}
+for f in sorted(glob.glob('o_$t/*.npy')):
+    a = np.load(f).ravel().astype(np.float64); b = sim[a.size]
+    print(f, '%.7f' % (a @ b / (np.linalg.norm(a) * np.linalg.norm(b))))"
+        [ "${#lines[@]}" -eq 4 ]
+        for l in "${lines[@]}"; do
+            awk '{ exit !($2 >= 0.99999) }' <<< "$l" || { echo "$t: $l"; false; }
+        done
+    done
+}
