@@ -27,8 +27,12 @@ static struct mode mode_of(const qp_qtable_opts *o)
         m.family = FAM_ASYM;
         m.w_qt = QP_DT_I8;
         break;
-    case QP_QZ_PERCHANNEL_SYMMETRIC_AFFINE: /* activations: asymmetric int8 per tensor */
-        m.family = FAM_ASYM;
+    case QP_QZ_PERCHANNEL_SYMMETRIC_AFFINE:
+        if (o->qtype == QP_DT_I16) { /* activations: symmetric int16 per tensor (16-bit layers have zero point 0) */
+            m.act_qz = QP_QZ_SYMMETRIC_AFFINE;
+            break;
+        }
+        m.family = FAM_ASYM; /* activations: asymmetric int8 per tensor */
         m.act_qz = QP_QZ_ASYMMETRIC_AFFINE;
         m.act_qt = m.w_qt = QP_DT_I8;
         m.bits = 8;
@@ -69,7 +73,7 @@ int qp_qtable_opts_check(const qp_qtable_opts *o)
     } rules[] = {
         {QP_QZ_ASYMMETRIC_AFFINE, {QP_DT_U8, QP_DT_I8}, "uint8 or int8"},
         {QP_QZ_SYMMETRIC_AFFINE, {QP_DT_I8, QP_DT_I16}, "int8 or int16"},
-        {QP_QZ_PERCHANNEL_SYMMETRIC_AFFINE, {QP_DT_I8, QP_DT_I8}, "int8"},
+        {QP_QZ_PERCHANNEL_SYMMETRIC_AFFINE, {QP_DT_I8, QP_DT_I16}, "int8 or int16"},
         {QP_QZ_DYNAMIC_FIXED_POINT, {QP_DT_I8, QP_DT_I16}, "int8 or int16"},
         {QP_QZ_BFLOAT16, {QP_DT_BF16, QP_DT_BF16}, "bfloat16"},
         {QP_QZ_FLOAT16, {QP_DT_F16, QP_DT_F16}, "float16"},
@@ -176,6 +180,20 @@ static void calib_range(const qp_calib_tensor *ct, const qp_qtable_opts *o, cons
     }
     *lo = clampd(mn, -Tn, Tp);
     *hi = clampd(mx, -Tn, Tp);
+}
+
+/* Whether value vi is the output of an op bounded to [0, 1] by construction (Sigmoid,
+ * HardSigmoid, Softmax): a probability or a gate, whose values near 1 carry the meaning.
+ * The clipping algorithms would cut its rare large values (a detector's text or object
+ * pixels among a background near 0) and saturate every detection below the threshold
+ * that reads it, so it keeps its calibrated [min, max]. */
+static int bounded_output(const qp_graph *g, int vi)
+{
+    int p = g->values[vi].producer;
+    if (p < 0)
+        return 0;
+    const char *op = g->nodes[p].op_type;
+    return !strcmp(op, "Sigmoid") || !strcmp(op, "HardSigmoid") || !strcmp(op, "Softmax");
 }
 
 /* Extremes of a constant's data (doubles in *data, malloc'd, when data is not NULL);
@@ -447,7 +465,11 @@ int qp_qtable_build(const qp_graph *g, const qp_calib *c, const qp_qtable_opts *
             if (!ct || ct->value != vi || ct->count == 0)
                 rc = qp_errorf(QP_EINPUT, "no calibration statistics for '%s' (tensor '%s'): run calib on this stream",
                                key, v->name);
-            else
+            else if (bounded_output(g, vi)) {
+                qp_qtable_opts keep = *o;     /* a probability keeps its calibrated range */
+                keep.algorithm = QP_QALGO_NORMAL;
+                calib_range(ct, &keep, &m, scratch, &lo[vi], &hi[vi]);
+            } else
                 calib_range(ct, o, &m, scratch, &lo[vi], &hi[vi]);
         }
         has[vi] = 1;

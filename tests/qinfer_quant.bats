@@ -167,3 +167,74 @@ print('ok')"
         qinfer --dtype quantized --raw --dump-all --input in.pb --output-dir v < q.ir"
     [ -f v/raw/iter_0_x_2_out0_1_16_20_20.npy ]
 }
+
+@test "int16 per-channel weights keep the small channels that one DFP fl per tensor loses" {
+    # A depthwise conv whose channels' weights span 1e-2 .. 50 (as BN-folded depthwise convs
+    # do, M-LSD's Conv__221) on inputs that span 100 .. 1, so that every output channel
+    # matters: one fl for the whole weight tensor leaves the 1e-2 channel a few hundred
+    # integer levels; perchannel_symmetric_affine int16 gives each channel its own scale.
+    /usr/bin/python3 - <<'PY'
+import numpy as np, onnx
+from onnx import helper, numpy_helper, TensorProto
+rng = np.random.default_rng(7)
+w = rng.uniform(-1, 1, (4, 1, 3, 3)).astype(np.float32) * np.array([1e-2, 1e-1, 1, 50], np.float32).reshape(4, 1, 1, 1)
+g = helper.make_graph([helper.make_node('Conv', ['x', 'w'], ['y'], group=4, pads=[1, 1, 1, 1], name='dw')], 'dw',
+                      [helper.make_tensor_value_info('x', TensorProto.FLOAT, [1, 4, 16, 16])],
+                      [helper.make_tensor_value_info('y', TensorProto.FLOAT, [1, 4, 16, 16])], [numpy_helper.from_array(w, 'w')])
+onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid('', 13)]), 'dw.onnx')
+for i in range(2):
+    np.save(f'x{i}.npy', (rng.uniform(-1, 1, (1, 4, 16, 16)) * np.array([100, 10, 1, 1]).reshape(1, 4, 1, 1)).astype(np.float32))
+PY
+    onnx2ir dw.onnx --inputmeta meta.yml > m.ir
+    printf '%s\n' "$PWD/x0.npy" "$PWD/x1.npy" > dataset.txt
+    calib -q --input-meta meta.yml < m.ir > c.ir
+    qinfer -q --input x1.npy --format npy --output-dir f < m.ir
+    for t in dynamic_fixed_point perchannel_symmetric_affine; do
+        qtable --quantizer $t --qtype int16 < c.ir > $t.ir
+        qinfer -q --dtype quantized --input x1.npy --format npy --output-dir $t < $t.ir
+    done
+    # the lowest per-channel SQNR (dB) of each run against float
+    run -0 /usr/bin/python3 -c "
+import numpy as np, glob
+f = np.load(glob.glob('f/*attach_*.npy')[0]).astype(np.float64)[0]
+for t in ['dynamic_fixed_point', 'perchannel_symmetric_affine']:
+    q = np.load(glob.glob(t + '/*attach_*.npy')[0]).astype(np.float64)[0]
+    print(t, int(min(10 * np.log10((f[c] ** 2).sum() / ((f[c] - q[c]) ** 2).sum()) for c in range(4))))"
+    dfp=$(awk '$1 == "dynamic_fixed_point" { print $2 }' <<< "$output")
+    pcq=$(awk '$1 == "perchannel_symmetric_affine" { print $2 }' <<< "$output")
+    [ "$dfp" -lt 40 ] || { echo "$output"; false; }
+    [ "$pcq" -gt $((dfp + 20)) ] || { echo "$output"; false; }
+}
+
+@test "the integer simulation agrees with an independent fake-quant copy in onnxruntime (BlazeFace)" {
+    # tests/ref/qdq_copy.py builds the model's fake-quant copy from the .quantize table alone;
+    # onnxruntime runs it on the input tensor the quantized run dumped (its integers, so both
+    # start from the same values).  Any rule of the simulator that departs from
+    # quantize-compute-requantize shows as a cosine below 1 (int8 here is 0.95-0.998 from float).
+    model=$QP_CACHE/models/face_detection_front_128x128_barracuda.onnx
+    require_file "$model"
+    require_file "$QP_CACHE/ort/node_modules/onnxruntime-node/package.json"
+    command -v node >/dev/null || skip "node is not installed (tests/install-deps.sh)"
+    onnx2ir "$model" --inputmeta meta.yml > m.ir
+    sed -i 's/^        - 0\.0$/        - 127.5/; s/^        scale: 1\.0$/        scale: 0.00784313725/' meta.yml
+    ls "$IMAGES"/*.jpg > dataset.txt
+    calib -q --input-meta meta.yml < m.ir > c.ir
+    for tq in perchannel_symmetric_affine:int8 asymmetric_affine:uint8 dynamic_fixed_point:int16 \
+        perchannel_symmetric_affine:int16; do
+        t=${tq%:*}_${tq#*:}
+        qtable --quantizer ${tq%:*} --qtype ${tq#*:} -q $t.quantize < c.ir > $t.ir
+        qinfer -q --dtype quantized --input-meta meta.yml --format npy --output-dir q_$t < $t.ir
+        /usr/bin/python3 "$QP_ROOT/tests/ref/qdq_copy.py" "$model" $t.quantize $t.onnx 2> /dev/null
+        node "$QP_ROOT/tests/ref/ort_run.js" $t.onnx o_$t q_$t/iter_0_input:0_*.npy > /dev/null
+        run -0 /usr/bin/python3 -c "
+import glob, numpy as np
+sim = {np.load(f).size: np.load(f).ravel().astype(np.float64) for f in glob.glob('q_$t/iter_0_attach_*.npy')}
+for f in sorted(glob.glob('o_$t/*.npy')):
+    a = np.load(f).ravel().astype(np.float64); b = sim[a.size]
+    print(f, '%.7f' % (a @ b / (np.linalg.norm(a) * np.linalg.norm(b))))"
+        [ "${#lines[@]}" -eq 4 ]
+        for l in "${lines[@]}"; do
+            awk '{ exit !($2 >= 0.99999) }' <<< "$l" || { echo "$t: $l"; false; }
+        done
+    done
+}

@@ -86,7 +86,7 @@ bad() {   # bad FILE CODE TEXT
     run -2 --separate-stderr qtable --quantizer asymmetric_affine --qtype int16
     assert_clean_failure qtable "quantizer 'asymmetric_affine' takes qtype uint8 or int8, not 'i16'"
     run -2 --separate-stderr qtable --quantizer perchannel_symmetric_affine --qtype u8
-    assert_clean_failure qtable "takes qtype int8, not 'u8'"
+    assert_clean_failure qtable "takes qtype int8 or int16, not 'u8'"
     run -2 --separate-stderr qtable --quantizer float16 --qtype bf16
     assert_clean_failure qtable "takes qtype float16"
     run -2 --separate-stderr qtable --quantizer asymmetric_affine --qtype u8 --algorithm minmax
@@ -180,8 +180,8 @@ bad() {   # bad FILE CODE TEXT
 @test "qtable: every quantizer and qtype writes a table that reads back byte-identical" {
     need_calib
     for qq in asymmetric_affine:uint8 asymmetric_affine:int8 symmetric_affine:int8 symmetric_affine:int16 \
-        perchannel_symmetric_affine:int8 dynamic_fixed_point:int8 dynamic_fixed_point:int16 bfloat16:bfloat16 \
-        float16:float16; do
+        perchannel_symmetric_affine:int8 perchannel_symmetric_affine:int16 dynamic_fixed_point:int8 \
+        dynamic_fixed_point:int16 bfloat16:bfloat16 float16:float16; do
         qtable --quantizer "${qq%:*}" --qtype "${qq#*:}" -q a.quantize < "$F/tinyc.ir" > q.ir
         qtable --read a.quantize -q b.quantize < "$F/tiny.ir" > r.ir
         cmp a.quantize b.quantize || { echo "differs: $qq"; return 1; }
@@ -205,6 +205,16 @@ bad() {   # bad FILE CODE TEXT
     [ "$(field p.quantize Conv_conv1_10:weight channel_dim)" = 0 ]
     [ "$(field p.quantize Gemm_fc1_1:weight channel_dim)" = 1 ]     # Gemm B [K, N]: N on axis 1
     [ "$(awk "/Gemm_fc1_1:weight/ { w = 1 } w && /^    - / { n++ } w && /channel_dim/ { print n; exit }" p.quantize)" = 20 ]
+    # int16 per-channel: i16 weights per output channel, symmetric i16 activations (16-bit
+    # layers have zero point 0), i64 biases at s_x * s_w[c]
+    qtable --quantizer perchannel_symmetric_affine --qtype int16 -q p16.quantize < "$F/tinyc.ir" > /dev/null
+    [ "$(field p16.quantize x_11:out0 quantizer)" = symmetric_affine ]
+    [ "$(field p16.quantize x_11:out0 qtype)" = i16 ]
+    [ "$(field p16.quantize x_11:out0 zero_point)" = 0 ]
+    [ "$(field p16.quantize Conv_conv1_10:weight quantizer)" = perchannel_symmetric_affine ]
+    [ "$(field p16.quantize Conv_conv1_10:weight qtype)" = i16 ]
+    [ "$(field p16.quantize Conv_conv1_10:weight channel_dim)" = 0 ]
+    [ "$(field p16.quantize Conv_conv1_10:bias qtype)" = i64 ]
     qtable --quantizer symmetric_affine --qtype int16 -q s.quantize < "$F/tinyc.ir" > /dev/null
     [ "$(field s.quantize x_11:out0 zero_point)" = 0 ]
     [ "$(field s.quantize Conv_conv1_10:bias qtype)" = i64 ]
@@ -228,6 +238,38 @@ bad() {   # bad FILE CODE TEXT
         -q k8.quantize < "$F/tinyc.ir" > /dev/null
     ! cmp -s k8.quantize kl_divergence.quantize
     ! cmp -s percentile.quantize n.quantize
+}
+
+@test "qtable: a Sigmoid/Softmax output keeps its calibrated range under the clipping algorithms" {
+    # A probability map as a detector writes it: a background near 0 and 0.5% of pixels near
+    # 1.  KL's least divergence (and percentile's 99.99%) would cut the rare values near 1 and
+    # saturate every detection below a 0.3 threshold; the input logits are still clipped.
+    /usr/bin/python3 - <<'PY'
+import numpy as np, onnx
+from onnx import helper, TensorProto
+g = helper.make_graph([helper.make_node('Sigmoid', ['x'], ['y'], name='sig')], 'sig',
+                      [helper.make_tensor_value_info('x', TensorProto.FLOAT, [1, 1, 64, 64])],
+                      [helper.make_tensor_value_info('y', TensorProto.FLOAT, [1, 1, 64, 64])])
+onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid('', 13)]), 'sig.onnx')
+rng = np.random.default_rng(3)
+for i in range(2):
+    x = rng.normal(-8, 1, (1, 1, 64, 64))
+    x.flat[rng.choice(x.size, 20, replace=False)] = rng.uniform(4, 8, 20)
+    np.save(f'x{i}.npy', x.astype(np.float32))
+PY
+    printf '%s\n' "$PWD/x0.npy" "$PWD/x1.npy" > ds.txt
+    onnx2ir --inputmeta m.yml --dataset ds.txt sig.onnx > m.ir
+    calib -q --input-meta m.yml < m.ir > c.ir
+    field() { awk -v k="'@$2':" -v f="$3:" '$1 == k { e = 1; next } e && /^  [^ ]/ { exit } e && $1 == f { print $2; exit }' "$1"; }
+    qtable --quantizer asymmetric_affine --qtype uint8 -q n.quantize < c.ir > /dev/null
+    ymax=$(field n.quantize Sigmoid_sig_1:out0 max_value)
+    awk -v m="$ymax" 'BEGIN { exit !(m > 0.98) }'
+    for a in kl_divergence percentile mse moving_average; do
+        qtable --quantizer asymmetric_affine --qtype uint8 --algorithm $a -q $a.quantize < c.ir > /dev/null
+        [ "$(field $a.quantize Sigmoid_sig_1:out0 max_value)" = "$ymax" ] || { echo "$a clips the probability"; false; }
+    done
+    # the logits are clipped as before: the algorithm still acts on the other tensors
+    [ "$(field percentile.quantize x_2:out0 min_value)" != "$(field n.quantize x_2:out0 min_value)" ]
 }
 
 @test "qtable --compute-entropy: activations then weights, each ascending, scores in [0, 1)" {

@@ -16,8 +16,10 @@ trap 'rm -rf "$work"' EXIT
 head -n 16 "$cache/images/dataset.txt" > "$work/calib.txt"
 tail -n 8 "$cache/images/dataset.txt" > "$work/eval.txt"
 
-schemes="asymmetric_affine:uint8 perchannel_symmetric_affine:int8 dynamic_fixed_point:int16 bfloat16:bfloat16"
-algos="normal kl_divergence"
+# QT_SCHEMES / QT_ALGOS override the quantizer:qtype pairs and the algorithms
+schemes=${QT_SCHEMES:-"asymmetric_affine:uint8 perchannel_symmetric_affine:int8 dynamic_fixed_point:int16
+    perchannel_symmetric_affine:int16 bfloat16:bfloat16"}
+algos=${QT_ALGOS:-"normal kl_divergence"}
 
 # name file input-size mean scale kind
 models="yolov5s yolov5s.onnx - 0 0.0039215686 rgb
