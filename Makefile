@@ -74,6 +74,23 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(BUILD)/libqpipe.a
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(SAN) -o $@ $< $(BUILD)/libqpipe.a $(LDLIBS)
 
+# nbgexport carries the NBG runtime's sources (libc only, plus the host I/O main.c uses) and
+# writes them into every exported project.
+RT_C    := common/diag.c common/diag_exit.c common/arena.c common/graph.c common/qtable.c \
+           common/keys.c common/requant.c common/memplan.c common/qexec.c common/threads.c \
+           common/tensorio.c common/nbg.c $(wildcard common/ops/*.c common/kernels/*.c)
+RT_H    := $(wildcard common/kernels/*.h) $(addprefix include/qp/,arena.h conv_f32.h diag.h \
+           elt_argminmax.h elt_bcast.h elt_binary.h elt_cast.h elt_unary.h gemm_f32.h graph.h keys.h \
+           memplan.h move_copy.h move_gather.h move_pad.h move_resize.h nbg.h nn.h nn_matrix.h \
+           nn_norm.h nn_reduce.h nn_softmax.h op.h pool_f32.h q_conv2d.h q_convert.h q_eltwise.h \
+           q_gemm.h q_lut.h q_pool.h q_resize.h q_softmax.h qexec.h qops.h qtable.h qtable_algo.h \
+           requant.h tensor.h tensorio.h threads.h vmath.h)
+RT_FILES := runtime/main.c runtime/Makefile.in $(RT_C) $(RT_H)
+$(BUILD)/gen/nbgexport_src.c: runtime/embed.sh $(RT_FILES)
+	@mkdir -p $(@D)
+	sh runtime/embed.sh $(RT_FILES) > $@.tmp && mv $@.tmp $@
+$(BUILD)/bin/nbgexport: $(BUILD)/obj/gen/nbgexport_src.o
+
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
 
 # The test command of the README: installs what is missing (Debian), fetches the pinned

@@ -154,7 +154,7 @@ int qp_tensor_alloc(qp_tensor *t, int dtype, int rank, const int64_t *dims)
     if (n < 0 || qp_mul_size((size_t)n, es, &bytes))
         return qp_errorf(QP_EINPUT, "shape %s of %s is invalid or too large",
                          qp_shape_format(sh, sizeof sh, rank, dims), qp_dtype_name(dtype));
-    void *p = calloc(bytes ? bytes : 1, 1);
+    void *p = qp_calloc(bytes ? bytes : 1, 1);
     if (!p)
         return qp_errorf(QP_ESYS, "out of memory (%zu bytes for a %s tensor)", bytes,
                          qp_shape_format(sh, sizeof sh, rank, dims));
@@ -171,7 +171,7 @@ void qp_tensor_free(qp_tensor *t)
 {
     if (!t)
         return;
-    free(t->data);
+    qp_free(t->data);
     memset(t, 0, sizeof *t);
 }
 
