@@ -157,6 +157,11 @@ static int parse_image(const void *image, size_t len, struct image *im)
     if (so > len || (uint64_t)ns * QP_NBG_SECTION_ENTRY > len - so)
         return bad("section table (%u entries at offset %llu) runs past the end of the %zu-byte file", ns,
                    (unsigned long long)so, len);
+    static const struct { int kind; uint64_t cap; } caps[] = {
+        {QP_NBG_SEC_VALUES, QP_NBG_MAX_VALUES}, {QP_NBG_SEC_NODES, QP_NBG_MAX_NODES},
+        {QP_NBG_SEC_ATTRS, QP_NBG_MAX_ATTRS},   {QP_NBG_SEC_INDICES, 2ull * QP_MAX_IO * QP_NBG_MAX_NODES},
+        {QP_NBG_SEC_QENTRIES, 3ull * QP_NBG_MAX_VALUES}, {QP_NBG_SEC_IO, 2 * QP_NBG_MAX_IO},
+    };
     for (uint32_t i = 0; i < ns; i++) {
         const uint8_t *e = b + so + (uint64_t)i * QP_NBG_SECTION_ENTRY;
         uint32_t kind = rd32(e), count = rd32(e + 4);
@@ -176,6 +181,9 @@ static int parse_image(const void *image, size_t len, struct image *im)
                        (unsigned long long)off, (unsigned long long)size, len);
         if (off < so + (uint64_t)ns * QP_NBG_SECTION_ENTRY && off + size > QP_NBG_HEADER_SIZE && size)
             return bad("section '%s' overlaps the header or the section table", nm);
+        for (size_t c = 0; c < sizeof caps / sizeof *caps; c++)
+            if (caps[c].kind == (int)kind && count > caps[c].cap)
+                return bad("section '%s' has %u records (at most %llu)", nm, count, (unsigned long long)caps[c].cap);
         size_t rec = sec_info[kind].rec;
         if (rec > 1 && kind != QP_NBG_SEC_PLAN && size != (uint64_t)count * rec)
             return bad("section '%s': %llu bytes for %u records of %zu", nm, (unsigned long long)size, count, rec);
@@ -188,15 +196,6 @@ static int parse_image(const void *image, size_t len, struct image *im)
     for (int k = 1; k <= QP_NBG_SEC_COUNT; k++)
         if (!im->sec[k].p)
             return bad("section '%s' is missing", sec_info[k].name);
-    static const struct { int kind; uint64_t cap; } caps[] = {
-        {QP_NBG_SEC_VALUES, QP_NBG_MAX_VALUES}, {QP_NBG_SEC_NODES, QP_NBG_MAX_NODES},
-        {QP_NBG_SEC_ATTRS, QP_NBG_MAX_ATTRS},   {QP_NBG_SEC_INDICES, 2ull * QP_MAX_IO * QP_NBG_MAX_NODES},
-        {QP_NBG_SEC_QENTRIES, 3ull * QP_NBG_MAX_VALUES}, {QP_NBG_SEC_IO, 2 * QP_NBG_MAX_IO},
-    };
-    for (size_t i = 0; i < sizeof caps / sizeof *caps; i++)
-        if (im->sec[caps[i].kind].count > caps[i].cap)
-            return bad("section '%s' has %llu records (at most %llu)", sec_info[caps[i].kind].name,
-                       (unsigned long long)im->sec[caps[i].kind].count, (unsigned long long)caps[i].cap);
     return 0;
 }
 
