@@ -6,7 +6,8 @@ usage: nbg_edit.py IN OUT EDIT...   where EDIT is one of
   TYPE@OFF=VAL                      a field at a file offset (TYPE u8 u16 u32 u64 i32 f64)
   sec:KIND:FIELD=VAL                a section table field (FIELD count, offset, size)
   rec:KIND:INDEX:TYPE@OFF=VAL       a field of record INDEX of section KIND; INDEX 'const' is
-                                    the first constant value, '@out' the first output's value
+                                    the first constant value, 'act' the first layer's output,
+                                    '@out' the first graph output's value
   qscale:I=VAL, qzp:I=VAL           the first scale / zero point of quantization entry I
   mknpy:PATH:D0,D1..:LO:HI          (alone) writes a float32 .npy of seeded uniform values
 VAL may be +N or -N: added to the field's current value.
@@ -42,6 +43,10 @@ def record(b, kind, idx):
     if idx == 'const':
         n = struct.unpack_from('<I', b, section(b, 2) + 4)[0]
         idx = next(i for i in range(n) if struct.unpack_from('<I', b, sec_base(b, 2) + 104 * i + 80)[0] == 1)
+    elif idx == 'act':
+        n0 = sec_base(b, 3)
+        n_in, first = struct.unpack_from('<I', b, n0 + 12)[0], struct.unpack_from('<I', b, n0 + 20)[0]
+        idx = struct.unpack_from('<i', b, sec_base(b, 5) + 4 * (first + n_in))[0]
     elif idx == '@out':
         n = struct.unpack_from('<I', b, section(b, 8) + 4)[0]
         io = next(sec_base(b, 8) + 128 * i for i in range(n)
