@@ -119,7 +119,7 @@ bench:
 	QP_BUILD=$(abspath $(BUILD)) sh tests/bench/run.sh
 	QP_BUILD=$(abspath $(BUILD)) sh tests/bench/calib.sh
 
-# libFuzzer targets for the ONNX importer and the IR reader, each run FUZZ_SECONDS on a
+# libFuzzer targets for the ONNX importer, the IR reader and the NBG loader, each run FUZZ_SECONDS on a
 # scratch copy of its seed corpus (tests/fuzz/corpus_*), under ASan + UBSan.
 FUZZ_SECONDS ?= 60
 FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all
@@ -133,6 +133,8 @@ fuzz:
 	clang -O1 -g -std=c11 -D_GNU_SOURCE -Iinclude -Ibuild-fuzz/gen -fsanitize=fuzzer $(FUZZ_SAN) \
 	  -o build-fuzz/fuzz_onnx tests/fuzz/fuzz_onnx.c $(patsubst %.c,build-fuzz/obj/%.o,$(O2I_LIB_SRC)) \
 	  build-fuzz/libqpipe.a $(LDLIBS)
+	clang -O1 -g -std=c11 -D_GNU_SOURCE -Iinclude -Ibuild-fuzz/gen -fsanitize=fuzzer $(FUZZ_SAN) \
+	  -o build-fuzz/fuzz_nbg tests/fuzz/fuzz_nbg.c build-fuzz/libqpipe.a $(LDLIBS)
 	sh tests/fuzz/run.sh build-fuzz $(FUZZ_SECONDS)
 
 install: all
