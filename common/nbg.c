@@ -77,7 +77,6 @@ static uint32_t crc32_update(uint32_t crc, const uint8_t *p, size_t n)
     return crc;
 }
 
-uint32_t qp_nbg_checksum(const uint8_t *buf, size_t len);
 uint32_t qp_nbg_checksum(const uint8_t *buf, size_t len)
 {
     static const uint8_t zero[4];

@@ -7,7 +7,6 @@
 #include "qp/diag.h"
 #include "qp/nbg.h"
 
-uint32_t qp_nbg_checksum(const uint8_t *buf, size_t len);
 
 struct buf {
     uint8_t *p;

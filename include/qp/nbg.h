@@ -84,6 +84,8 @@ typedef struct qp_nbg_io qp_nbg_io;
  * into the header and the plan section.  Errors name the layer (an op without an NBG code). */
 int qp_nbg_write(const qp_graph *g, const qp_qtable *t, const qp_nbg_io *io, const qp_nbg_plan *plan,
                  uint8_t **out, size_t *len);
+/* CRC-32 (zlib's) of an image of len >= 64 bytes, with the checksum field taken as zeros. */
+uint32_t qp_nbg_checksum(const uint8_t *buf, size_t len);
 /* Rewrites the header's arena figure and the checksum in place. */
 void qp_nbg_set_arena_bytes(uint8_t *buf, size_t len, uint64_t arena_bytes);
 
