@@ -74,12 +74,13 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(BUILD)/libqpipe.a
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(SAN) -o $@ $< $(BUILD)/libqpipe.a $(LDLIBS)
 
-# nbgexport carries the NBG runtime's sources (libc only, plus the host I/O main.c uses) and
-# writes them into every exported project.
-RT_C    := common/diag.c common/diag_exit.c common/arena.c common/graph.c common/qtable.c \
-           common/keys.c common/requant.c common/memplan.c common/qexec.c common/threads.c \
-           common/tensorio.c common/nbg.c $(wildcard common/ops/*.c common/kernels/*.c)
-RT_H    := $(wildcard common/kernels/*.h) $(addprefix include/qp/,arena.h conv_f32.h diag.h \
+# nbgexport carries the NBG runtime's sources (libc only) and the host I/O its main.c uses
+# (tensorio.c, diag_exit.c: POSIX files and stderr), and writes them into every project.
+RT_C    := common/diag.c common/arena.c common/graph.c common/qtable.c common/keys.c \
+           common/requant.c common/memplan.c common/qexec.c common/threads.c common/tensor_data.c \
+           common/nbg.c $(wildcard common/ops/*.c common/kernels/*.c) \
+           common/tensorio.c common/diag_exit.c
+RT_H    := $(wildcard common/kernels/*.h) common/tensorio_dtype.h $(addprefix include/qp/,arena.h conv_f32.h diag.h \
            elt_argminmax.h elt_bcast.h elt_binary.h elt_cast.h elt_unary.h gemm_f32.h graph.h keys.h \
            memplan.h move_copy.h move_gather.h move_pad.h move_resize.h nbg.h nn.h nn_matrix.h \
            nn_norm.h nn_reduce.h nn_softmax.h op.h pool_f32.h q_conv2d.h q_convert.h q_eltwise.h \

@@ -329,3 +329,18 @@ bad() {
     $EDIT "$PRJ/bf.nbg" bad.nbg rec:3:0:u32@0=200
     run -1 valgrind -q --error-exitcode=9 --leak-check=full "$PRJ/bf" --nbg bad.nbg "$BFW/in.npy"
 }
+
+@test "the runtime library calls only the ISO C library (and the compiler's helpers)" {
+    need_prj
+    [ -f "$PRJ/libnbgrt.a" ]
+    nm -u "$PRJ/libnbgrt.a" | awk 'NF == 2 { print $2 }' | sort -u > und
+    nm --defined-only "$PRJ/libnbgrt.a" | awk 'NF == 3 { print $3 }' | sort -u > def
+    # C11 <stdlib.h> <string.h> <stdio.h> (snprintf only) <math.h> <assert.h> <errno.h>; libgcc
+    iso='aligned_alloc calloc free malloc realloc qsort getenv strtol strtoll memchr memcpy memmove
+         memset strcmp strlen strrchr strstr snprintf vsnprintf ceil cos cosf erf erff exp expf
+         expm1 expm1f floor fmax fmin fmod frexp ldexp log log1p log1pf log2 logf nearbyint
+         nearbyintf pow powf sin sinf sqrt sqrtf tanh tanhf __assert_fail __errno_location
+         __cpu_indicator_init __cpu_model __divmodti4 _GLOBAL_OFFSET_TABLE_'
+    extra=$(comm -23 und def | grep -vxF -f <(tr -s ' \n' '\n\n' <<< "$iso") || true)
+    [ -z "$extra" ] || { echo "outside ISO C: $extra"; false; }
+}
