@@ -344,3 +344,22 @@ bad() {
     extra=$(comm -23 und def | grep -vxF -f <(tr -s ' \n' '\n\n' <<< "$iso") || true)
     [ -z "$extra" ] || { echo "outside ISO C: $extra"; false; }
 }
+
+@test "the EXAMPLES of nbgexport(1) run" {
+    model=$QP_CACHE/models/yolov5s.onnx
+    require_file "$model"
+    # what pipelines/hybrid.sh leaves in out/, with a random input as the golden run's tensor
+    mkdir -p out/golden
+    onnx2ir "$model" --inputmeta meta.yml > m.ir
+    $EDIT mknpy:out/golden/iter_0_images_266_out0_1_3_640_640.npy:1,3,640,640:0:1
+    echo "$PWD/out/golden/iter_0_images_266_out0_1_3_640_640.npy" > dataset.txt
+    calib -q --input-meta meta.yml < m.ir > c.ir
+    qtable --quantizer perchannel_symmetric_affine --qtype int8 < c.ir |
+        qmix -q "$QP_ROOT/pipelines/yolov5s-hybrid.quantize" > out/yolov5s.hybrid.ir
+    sed -n '/^\.SH EXAMPLES/,/^\.SH/p' "$BATS_TEST_DIRNAME/../man/man1/nbgexport.1" |
+        awk '/^\.nf/ { p = 1; next } /^\.fi/ { exit } p' | grep -v '^\.' |
+        sed -e 's/\\-/-/g' -e 's/\\e/\\/g' > examples.sh
+    [ "$(wc -l < examples.sh)" -ge 5 ]
+    MAKEFLAGS=-j2 run -0 bash -euo pipefail examples.sh
+    [ -x prj/yolov5s ] && [ -f o/raw/iter_0_attach_Concat_Concat_303_out0_0_out0_1_25200_85.npy ]
+}
