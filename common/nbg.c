@@ -498,6 +498,9 @@ static int build_io(const struct image *im, qp_graph *g, qp_nbg *nb)
             return bad("input '%s': value %u is constant or produced by a layer", d->name, vi);
         if (dir == 1 && v->producer < 0)
             return bad("output '%s': value %u is not produced by any layer", d->name, vi);
+        for (uint64_t k = 0; k < i; k++)
+            if (nb->io_value[k] == (int)vi && rd32(im->sec[QP_NBG_SEC_IO].p + 128 * k) == dir)
+                return bad("%s '%s': value %u is described twice", dir ? "output" : "input", d->name, vi);
         nb->io_value[i] = (int)vi;
         cnt[dir]++;
     }

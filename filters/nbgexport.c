@@ -140,7 +140,7 @@ static int describe(const qp_graph *g, const qp_qtable *t, qp_nbg_io *io, qp_nbg
  * set this machine has, since packed weight layouts may differ between them; the largest. */
 static int measure_arena(uint8_t *nbg, size_t len, uint64_t *arena)
 {
-    size_t best = 0, cap = len * 2 + ((size_t)64 << 20);
+    size_t best = 0, cap = (len * 2 + ((size_t)64 << 20) + 63) & ~(size_t)63;    /* aligned_alloc: a multiple */
     qp_isa saved = qp_kernels_isa();
     int rc = 0;
     for (int isa = QP_ISA_REF; isa < QP_ISA_COUNT && !rc; isa++) {
