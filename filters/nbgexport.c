@@ -2,6 +2,7 @@
  * --output-path, a C project that runs it (Acuity's `export ovxlib --pack-nbg-unify`).  main:
  * options, read the stream and its table, (target check), describe the inputs and outputs with
  * a dry run of the executor, write the NBG, measure the arena it needs by loading it, write. */
+#include <dirent.h>
 #include <errno.h>
 #include <ftw.h>
 #include <getopt.h>
@@ -234,10 +235,18 @@ static int write_makefile(const char *dir, const qp_nbgexport_file *f, const cha
 static int write_project(const char *outdir, const char *name, const uint8_t *nbg, size_t len)
 {
     struct stat st;
-    if (stat(outdir, &st) == 0) {
+    int exists = stat(outdir, &st) == 0;
+    if (exists) {
         if (!S_ISDIR(st.st_mode))
             return qp_errorf(QP_EUSAGE, "--output-path '%s' exists and is not a directory", outdir);
-        if (rmdir(outdir))
+        DIR *d = opendir(outdir);
+        int empty = d != NULL;
+        for (struct dirent *e; d && (e = readdir(d));)
+            if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
+                empty = 0;
+        if (d)
+            closedir(d);
+        if (!empty)
             return qp_errorf(QP_EUSAGE, "--output-path '%s' exists and is not empty", outdir);
     }
     size_t l = strlen(outdir);
@@ -267,6 +276,8 @@ static int write_project(const char *outdir, const char *name, const uint8_t *nb
     snprintf(nbg_name, sizeof nbg_name, "%s.nbg", name);
     if (!rc)
         rc = write_file(tmp_dir, nbg_name, nbg, len);
+    if (!rc && exists && rmdir(outdir))     /* the empty directory gives way at the last moment */
+        rc = qp_errorf(QP_ESYS, "cannot replace '%s': %s", outdir, strerror(errno));
     if (!rc && rename(tmp_dir, outdir))
         rc = qp_errorf(QP_ESYS, "cannot rename '%s' to '%s': %s", tmp_dir, outdir, strerror(errno));
     if (rc)

@@ -63,7 +63,7 @@ done
 
 # ---- quantized ---------------------------------------------------------------------------------
 for name in $QMODELS; do
-    [ $# -gt 0 ] && ! echo " $* " | grep -q " $name\(-int8\|-int16\)\? " && continue
+    [ $# -gt 0 ] && ! echo " $* " | grep -q " $name\(-int8\|-int16\|-nbg\)\? " && continue
     m=$cache/models/$name.onnx
     d=$work/q_$name
     mkdir -p "$d"
@@ -100,7 +100,7 @@ done
 # ---- the exported runtime ----------------------------------------------------------------------
 # nbgexport's project (one thread, built with the exported Makefile's -O2) against qinfer's
 # quantized run at one thread, same stream and input tensor: the ratio is runtime / qinfer.
-printf '\n%-16s %3s %10s %10s %7s\n' model thr qinfer_ms nbg_ms ratio
+printf '\n%-18s %3s %10s %10s %7s\n' model thr qinfer_ms nbg_ms ratio
 for name in $QMODELS; do
     [ $# -gt 0 ] && ! echo " $* " | grep -q " $name\(-int8\|-int16\|-nbg\)\? " && continue
     d=$work/q_$name
@@ -122,7 +122,7 @@ for name in $QMODELS; do
             best_n=$(echo "$n $best_n" | awk '{ if ($2 == "" || $1 < $2) print $1; else print $2 }')
             r=$((r + 1))
         done
-        printf '%-16s %3s %10.2f %10.2f %7.2f\n' "$name-$v-nbg" 1 "$best_q" "$best_n" \
+        printf '%-18s %3s %10.2f %10.2f %7.2f\n' "$name-$v-nbg" 1 "$best_q" "$best_n" \
             "$(echo "$best_n $best_q" | awk '{ print $1 / $2 }')"
     done
 done
