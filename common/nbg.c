@@ -62,16 +62,18 @@ static float rdf32(const uint8_t *p)
 }
 
 /* CRC-32 (IEEE 802.3, reflected, as zlib's), over the image with the checksum field as zeros. */
-static uint32_t crc32_update(uint32_t crc, const uint8_t *p, size_t n)
+static void crc32_table(uint32_t table[256])
 {
-    static uint32_t table[256];
-    if (!table[1])
-        for (uint32_t i = 0; i < 256; i++) {
-            uint32_t c = i;
-            for (int k = 0; k < 8; k++)
-                c = c & 1 ? 0xEDB88320u ^ (c >> 1) : c >> 1;
-            table[i] = c;
-        }
+    for (uint32_t i = 0; i < 256; i++) {
+        uint32_t c = i;
+        for (int k = 0; k < 8; k++)
+            c = c & 1 ? 0xEDB88320u ^ (c >> 1) : c >> 1;
+        table[i] = c;
+    }
+}
+
+static uint32_t crc32_update(const uint32_t table[256], uint32_t crc, const uint8_t *p, size_t n)
+{
     for (size_t i = 0; i < n; i++)
         crc = table[(crc ^ p[i]) & 0xff] ^ (crc >> 8);
     return crc;
@@ -80,9 +82,11 @@ static uint32_t crc32_update(uint32_t crc, const uint8_t *p, size_t n)
 uint32_t qp_nbg_checksum(const uint8_t *buf, size_t len)
 {
     static const uint8_t zero[4];
-    uint32_t c = crc32_update(0xFFFFFFFFu, buf, 48);
-    c = crc32_update(c, zero, 4);
-    c = crc32_update(c, buf + 52, len - 52);
+    uint32_t table[256];        /* built per call: no shared state between threads */
+    crc32_table(table);
+    uint32_t c = crc32_update(table, 0xFFFFFFFFu, buf, 48);
+    c = crc32_update(table, c, zero, 4);
+    c = crc32_update(table, c, buf + 52, len - 52);
     return c ^ 0xFFFFFFFFu;
 }
 

@@ -3,6 +3,8 @@
  * buffer, scratch) inside that arena and keeps pointers into the image, so both must outlive
  * the qp_nbg; nothing is allocated after load and nothing needs freeing (drop the arena).
  * The image is untrusted: every offset, size, index, count and parameter is checked before use.
+ * A load installs the process-wide allocator hook (qp/diag.h) for its duration: load one network
+ * at a time, while no other thread allocates through qp_malloc; runs need no such care.
  * The writer (qp_nbg_write) is nbgexport's; it serialises a graph bound to its table. */
 #ifndef QP_NBG_H
 #define QP_NBG_H
