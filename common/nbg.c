@@ -12,6 +12,7 @@
 #include "qp/nbg.h"
 #include "qp/op.h"
 #include "qp/qexec.h"
+#include "qp/requant.h"
 #include "qp/threads.h"
 
 static const char *const op_names[] = {
@@ -306,7 +307,14 @@ static void *bump_resize(void *ctx, void *p, size_t n)
 
 /* ---- load ------------------------------------------------------------------------------------- */
 
+struct qweight {
+    int node;                   /* node + 1 whose weight entry quantized it; 0: a float payload */
+    const uint8_t *p;
+    uint64_t bytes;
+};
+
 struct qp_nbg {
+    struct qweight *qw;         /* per value, during the load */
     qp_graph *g;
     qp_qtable *t;
     qp_qexec *x;
@@ -316,8 +324,11 @@ struct qp_nbg {
     size_t used;
 };
 
-static int build_values(const struct image *im, qp_graph *g)
+static int build_values(const struct image *im, qp_graph *g, qp_nbg *nb)
 {
+    nb->qw = qp_calloc(im->sec[QP_NBG_SEC_VALUES].count + 1, sizeof *nb->qw);
+    if (!nb->qw)
+        return QP_ESYS;
     const uint8_t *r = im->sec[QP_NBG_SEC_VALUES].p;
     for (uint64_t i = 0; i < im->sec[QP_NBG_SEC_VALUES].count; i++, r += 104) {
         const char *name = "", *key = "";
@@ -331,9 +342,12 @@ static int build_values(const struct image *im, qp_graph *g)
             return rc;
         if (qp_dtype_size(dtype) == 0)
             return bad("%s '%s': unknown dtype %d", what, name, dtype);
-        uint32_t flags = rd32(r + 80);
-        if (flags > 1 || rd32(r + 84))
+        uint32_t flags = rd32(r + 80), qnode = rd32(r + 84);
+        if (flags > 1)
             return bad("%s '%s': unknown flags 0x%x", what, name, flags);
+        if (qnode && (!(flags & 1) || dtype != QP_DT_F32 || qnode > im->sec[QP_NBG_SEC_NODES].count))
+            return bad("%s '%s': quantized by layer %u, which is not a layer, or not a float constant", what,
+                       name, qnode - 1);
         int vi = qp_graph_add_value(g, name, dtype, rank, dims);
         if (vi < 0)
             return QP_ESYS;
@@ -349,7 +363,7 @@ static int build_values(const struct image *im, qp_graph *g)
         }
         size_t numel, want;
         qp_value_numel(v, &numel);
-        if (qp_mul_size(numel, qp_dtype_size(dtype), &want) || nbytes != want)
+        if (qp_mul_size(numel, qp_dtype_size(dtype), &want) || (!qnode && nbytes != want))
             return bad("%s '%s': %llu bytes of data for %zu elements of %s", what, name,
                        (unsigned long long)nbytes, numel, qp_dtype_name(dtype));
         const uint8_t *d;
@@ -357,7 +371,9 @@ static int build_values(const struct image *im, qp_graph *g)
             return rc;
         v->is_const = 1;
         v->data = (void *)d;        /* read-only: the executor never writes graph constants */
-        v->nbytes = (size_t)nbytes;
+        v->nbytes = want;
+        if (qnode)                  /* integers: made float once the table is read */
+            nb->qw[vi] = (struct qweight){(int)qnode, d, nbytes};
     }
     return 0;
 }
@@ -626,6 +642,51 @@ static int build_table(const struct image *im, const qp_graph *g, qp_qtable *t)
     return 0;
 }
 
+/* Weights stored as the integers of their layer's weight entry become the floats the rule
+ * quantizes back to the same integers (nbgexport stores a weight so only when that holds). */
+static int dequantize_weights(const qp_nbg *nb, qp_graph *g, const qp_qtable *t)
+{
+    for (int vi = 0; vi < g->n_values; vi++) {
+        const struct qweight *w = &nb->qw[vi];
+        if (!w->node)
+            continue;
+        qp_value *v = &g->values[vi];
+        int ni = w->node - 1;
+        const qp_node *n = &g->nodes[ni];
+        const qp_qentry *e = &t->weight[ni];
+        int qt = qp_qtype_of_dtype(e->qtype);
+        size_t es = qt == QP_QTYPE_I16 ? 2 : 1, numel = v->nbytes / sizeof(float), inner = 1, axis_n = 1;
+        if (n->n_in < 2 || n->in[1] != vi || !qp_qentry_present(e) || !e->scale ||
+            (qt != QP_QTYPE_U8 && qt != QP_QTYPE_I8 && qt != QP_QTYPE_I16))
+            return bad("value '%s': stored as integers of layer '%s', which has no integer weight entry for it",
+                       v->name, n->name);
+        if (w->bytes != (uint64_t)numel * es)
+            return bad("value '%s': %llu bytes of data for %zu elements of %s", v->name,
+                       (unsigned long long)w->bytes, numel, qp_dtype_name(e->qtype));
+        int cd = e->n > 1 ? qp_qtable_weight_channel_dim(g, ni) : -1;
+        if (e->n > 1) {
+            if (cd < 0 || v->dims[cd] != e->n)
+                return bad("value '%s': %d scales do not follow the output channels of layer '%s'", v->name, e->n,
+                           n->name);
+            for (int d = cd + 1; d < v->rank; d++)
+                inner *= (size_t)v->dims[d];
+            axis_n = (size_t)v->dims[cd];
+        }
+        float *f = qp_aligned_alloc(QP_NBG_ALIGN, numel * sizeof(float) + 1);
+        if (!f)
+            return QP_ESYS;
+        for (size_t i = 0; i < numel; i++) {
+            size_t c = e->n > 1 ? (i / inner) % axis_n : 0;
+            qp_qparams p = {e->scale[c], e->zero_point[c], (qp_qtype)qt};
+            int32_t x = es == 2 ? (int16_t)(w->p[2 * i] | w->p[2 * i + 1] << 8)
+                                : qt == QP_QTYPE_U8 ? (int32_t)w->p[i] : (int32_t)(int8_t)w->p[i];
+            f[i] = qp_dequantize(x, &p);
+        }
+        v->data = f;
+    }
+    return 0;
+}
+
 /* The descriptors say how each input and output is held: the executor must agree. */
 static int check_io_reps(qp_nbg *nb)
 {
@@ -655,15 +716,15 @@ static int load(const struct image *im, qp_nbg **out)
         return QP_ESYS;
     nb->g = g;
     int rc;
-    if ((rc = build_values(im, g)) || (rc = build_nodes(im, g)) || (rc = build_io(im, g, nb)))
+    if ((rc = build_values(im, g, nb)) || (rc = build_nodes(im, g)) || (rc = build_io(im, g, nb)))
         return rc;
     if ((rc = qp_graph_validate(g)) || (rc = qp_op_bind(g)))
         return rc == QP_ESYS ? rc : QP_EINPUT;
-    if ((rc = check_shapes(g)))
-        return rc;
     if (!(nb->t = qp_qtable_new(g)))
         return QP_ESYS;
-    if ((rc = build_table(im, g, nb->t)))
+    if ((rc = build_table(im, g, nb->t)) || (rc = dequantize_weights(nb, g, nb->t)))
+        return rc;
+    if ((rc = check_shapes(g)))
         return rc;
     if ((rc = qp_qexec_new(g, nb->t, 0, &nb->x)))
         return rc == QP_ESYS ? rc : QP_EINPUT;

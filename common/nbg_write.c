@@ -6,6 +6,7 @@
 
 #include "qp/diag.h"
 #include "qp/nbg.h"
+#include "qp/requant.h"
 
 
 struct buf {
@@ -116,6 +117,67 @@ static void put_dims(uint8_t *p, int rank, const int64_t *dims)
 
 enum { N_SEC = QP_NBG_SEC_COUNT };
 
+/* A weight stored as the integers its table entry makes (1 or 2 bytes an element instead of 4):
+ * when it is a float constant read only as the weight port of node ni, with an integer entry,
+ * and every element comes back to the same integer when the loader's float (qp_dequantize) is
+ * quantized again as the layer's rule does (qp_quantize_clamp).  *out (qp_free) and *nbytes,
+ * or 0 with *out NULL when the weight stays float. */
+static int quantized_weight(const qp_graph *g, const qp_qtable *t, int vi, int *node, uint8_t **out,
+                            size_t *nbytes)
+{
+    const qp_value *v = &g->values[vi];
+    *out = NULL;
+    if (!v->is_const || v->dtype != QP_DT_F32 || qp_graph_uses(g, vi) != 1 || !t->weight)
+        return 0;
+    int ni = -1;
+    for (int k = 0; k < g->n_nodes && ni < 0; k++)
+        if (g->nodes[k].n_in > 1 && g->nodes[k].in[1] == vi)
+            ni = k;
+    if (ni < 0)
+        return 0;
+    const qp_qentry *e = &t->weight[ni];
+    int qt = qp_qtype_of_dtype(e->qtype);
+    if ((e->quantizer != QP_QZ_ASYMMETRIC_AFFINE && e->quantizer != QP_QZ_SYMMETRIC_AFFINE &&
+         e->quantizer != QP_QZ_PERCHANNEL_SYMMETRIC_AFFINE && e->quantizer != QP_QZ_DYNAMIC_FIXED_POINT) ||
+        (qt != QP_QTYPE_U8 && qt != QP_QTYPE_I8 && qt != QP_QTYPE_I16) || e->n < 1 || !e->scale)
+        return 0;
+    size_t numel, inner = 1, axis_n = 1;
+    qp_value_numel(v, &numel);
+    int cd = e->n > 1 ? qp_qtable_weight_channel_dim(g, ni) : -1;
+    if (e->n > 1) {
+        if (cd < 0 || v->dims[cd] != e->n)
+            return 0;
+        for (int d = cd + 1; d < v->rank; d++)
+            inner *= (size_t)v->dims[d];
+        axis_n = (size_t)v->dims[cd];
+    }
+    size_t es = qt == QP_QTYPE_I16 ? 2 : 1;
+    uint8_t *q = qp_malloc(numel * es + 1);
+    if (!q)
+        return QP_ESYS;
+    int32_t lo = (int32_t)qp_qtype_min((qp_qtype)qt), hi = (int32_t)qp_qtype_max((qp_qtype)qt);
+    const float *w = v->data;
+    for (size_t i = 0; i < numel; i++) {
+        size_t c = e->n > 1 ? (i / inner) % axis_n : 0;
+        qp_qparams p = {e->scale[c], e->zero_point[c], (qp_qtype)qt};
+        int32_t x = qp_quantize_clamp(w[i], p.scale, p.zp, lo, hi);
+        if (qp_quantize_clamp(qp_dequantize(x, &p), p.scale, p.zp, lo, hi) != x) {
+            qp_free(q);
+            return 0;
+        }
+        if (es == 2) {
+            q[2 * i] = (uint8_t)((uint32_t)x & 0xff);
+            q[2 * i + 1] = (uint8_t)(((uint32_t)x >> 8) & 0xff);
+        } else {
+            q[i] = (uint8_t)((uint32_t)x & 0xff);
+        }
+    }
+    *out = q;
+    *nbytes = numel * es;
+    *node = ni;
+    return 0;
+}
+
 static int put_entry(struct buf *sec, struct buf *qp, int port, int index, const qp_qentry *e)
 {
     uint8_t *r = rec(sec, 64);
@@ -157,13 +219,20 @@ static int write_sections(const qp_graph *g, const qp_qtable *t, struct buf *s)
         wr32(r + 12, (uint32_t)v->rank);
         put_dims(r + 16, v->rank, v->dims);
         if (v->is_const) {
-            int64_t off = put(data, v->data, v->nbytes, QP_NBG_ALIGN);
+            uint8_t *q;
+            size_t qbytes = 0;
+            int qnode = -1, rc = quantized_weight(g, t, vi, &qnode, &q, &qbytes);
+            if (rc)
+                return rc;
+            int64_t off = q ? put(data, q, qbytes, QP_NBG_ALIGN) : put(data, v->data, v->nbytes, QP_NBG_ALIGN);
+            qp_free(q);
             if (off < 0)
                 return QP_ESYS;
             r = s[QP_NBG_SEC_VALUES].p + (size_t)vi * 104;
             wr32(r + 80, 1);
+            wr32(r + 84, q ? (uint32_t)qnode + 1 : 0);
             wr64(r + 88, (uint64_t)off);
-            wr64(r + 96, v->nbytes);
+            wr64(r + 96, q ? qbytes : v->nbytes);
         }
     }
     for (int ni = 0; ni < g->n_nodes; ni++) {

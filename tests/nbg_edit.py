@@ -7,6 +7,7 @@ usage: nbg_edit.py IN OUT EDIT...   where EDIT is one of
   sec:KIND:FIELD=VAL                a section table field (FIELD count, offset, size)
   rec:KIND:INDEX:TYPE@OFF=VAL       a field of record INDEX of section KIND; INDEX 'const' is
                                     the first constant value, 'act' the first layer's output,
+                                    'qweight' the first weight stored as integers,
                                     '@out' the first graph output's value
   qscale:I=VAL, qzp:I=VAL           the first scale / zero point of quantization entry I
   mknpy:PATH:D0,D1..:LO:HI          (alone) writes a float32 .npy of seeded uniform values
@@ -43,6 +44,9 @@ def record(b, kind, idx):
     if idx == 'const':
         n = struct.unpack_from('<I', b, section(b, 2) + 4)[0]
         idx = next(i for i in range(n) if struct.unpack_from('<I', b, sec_base(b, 2) + 104 * i + 80)[0] == 1)
+    elif idx == 'qweight':
+        n = struct.unpack_from('<I', b, section(b, 2) + 4)[0]
+        idx = next(i for i in range(n) if struct.unpack_from('<I', b, sec_base(b, 2) + 104 * i + 84)[0] != 0)
     elif idx == 'act':
         n0 = sec_base(b, 3)
         n_in, first = struct.unpack_from('<I', b, n0 + 12)[0], struct.unpack_from('<I', b, n0 + 20)[0]

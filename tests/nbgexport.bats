@@ -95,6 +95,16 @@ same_as_qinfer() {
     [ ! -e x.nbg ] && [ ! -e p ]
 }
 
+@test "weights are stored as the integers of their table entry" {
+    need_prj
+    # BlazeFace int8 PCQ: 1 byte a weight instead of 4 (the NBG is less than the float weights)
+    w=$(qinfer --summary < "$BFW/q.ir" | awk -F'\t' '$2 == "constant" && $3 == "float32"' | wc -l)
+    [ "$w" -gt 10 ]
+    [ "$(stat -c %s "$PRJ/bf.nbg")" -lt 500000 ]
+    $EDIT "$PRJ/bf.nbg" x.nbg rec:2:qweight:u32@84=+0
+    cmp x.nbg "$PRJ/bf.nbg"
+}
+
 @test "same stream, same NBG bytes; --nbg and the project's copy agree" {
     mkq test_nn_softmax_opset11_default asymmetric_affine uint8
     nbgexport --nbg a.nbg < q.ir
@@ -289,6 +299,9 @@ bad() {
     need_prj
     bad rec:2:const:u64@96=-4 "bytes of data for"
     bad rec:2:act:u64@24=+1 "the layer makes"
+    bad rec:2:qweight:u64@96=-1 "bytes of data for"
+    bad rec:2:qweight:u32@84=1 "which has no integer weight entry for it"
+    bad rec:2:qweight:u32@84=100000 "which is not a layer"
     bad rec:2:@out:u64@24=+1 "descriptor does not match"
     bad rec:8:1:u64@112=-1 "the descriptor says"
 }
