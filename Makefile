@@ -92,6 +92,24 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(BUILD)/libqpipe.a
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(SAN) -o $@ $< $(BUILD)/libqpipe.a $(LDLIBS)
 
+# nbgexport carries the NBG runtime's sources (libc only) and the host I/O its main.c uses
+# (tensorio.c, diag_exit.c: POSIX files and stderr), and writes them into every project.
+RT_C    := common/diag.c common/arena.c common/graph.c common/qtable.c common/keys.c \
+           common/requant.c common/memplan.c common/qexec.c common/threads.c common/tensor_data.c \
+           common/nbg.c $(wildcard common/ops/*.c common/kernels/*.c) \
+           common/tensorio.c common/diag_exit.c
+RT_H    := $(wildcard common/kernels/*.h) common/tensorio_dtype.h $(addprefix include/qp/,arena.h conv_f32.h diag.h \
+           elt_argminmax.h elt_bcast.h elt_binary.h elt_cast.h elt_unary.h gemm_f32.h graph.h keys.h \
+           memplan.h move_copy.h move_gather.h move_pad.h move_resize.h nbg.h nn.h nn_matrix.h \
+           nn_norm.h nn_reduce.h nn_softmax.h op.h pool_f32.h q_conv2d.h q_convert.h q_eltwise.h \
+           q_gemm.h q_lut.h q_pool.h q_resize.h q_softmax.h qexec.h qops.h qtable.h qtable_algo.h \
+           requant.h tensor.h tensorio.h threads.h vmath.h)
+RT_FILES := runtime/main.c runtime/Makefile.in $(RT_C) $(RT_H)
+$(BUILD)/gen/nbgexport_src.c: runtime/embed.sh $(RT_FILES)
+	@mkdir -p $(@D)
+	sh runtime/embed.sh $(RT_FILES) > $@.tmp && mv $@.tmp $@
+$(BUILD)/bin/nbgexport: $(BUILD)/obj/gen/nbgexport_src.o
+
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
 
 # The test command of the README: installs what is missing (Debian), fetches the pinned
@@ -120,7 +138,7 @@ bench:
 	QP_BUILD=$(abspath $(BUILD)) sh tests/bench/run.sh
 	QP_BUILD=$(abspath $(BUILD)) sh tests/bench/calib.sh
 
-# libFuzzer targets for the ONNX importer and the IR reader, each run FUZZ_SECONDS on a
+# libFuzzer targets for the ONNX importer, the IR reader and the NBG loader, each run FUZZ_SECONDS on a
 # scratch copy of its seed corpus (tests/fuzz/corpus_*), under ASan + UBSan.
 FUZZ_SECONDS ?= 60
 FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all
@@ -134,6 +152,8 @@ fuzz:
 	clang -O1 -g -std=c11 -D_GNU_SOURCE -Iinclude -Ibuild-fuzz/gen -fsanitize=fuzzer $(FUZZ_SAN) \
 	  -o build-fuzz/fuzz_onnx tests/fuzz/fuzz_onnx.c $(patsubst %.c,build-fuzz/obj/%.o,$(O2I_LIB_SRC)) \
 	  build-fuzz/libqpipe.a $(LDLIBS)
+	clang -O1 -g -std=c11 -D_GNU_SOURCE -Iinclude -Ibuild-fuzz/gen -fsanitize=fuzzer $(FUZZ_SAN) \
+	  -o build-fuzz/fuzz_nbg tests/fuzz/fuzz_nbg.c build-fuzz/libqpipe.a $(LDLIBS)
 	sh tests/fuzz/run.sh build-fuzz $(FUZZ_SECONDS)
 
 install: all

@@ -35,9 +35,9 @@ void qp_arena_free(qp_arena *a)
         return;
     for (struct chunk *c = a->head, *n; c; c = n) {
         n = c->next;
-        free(c);
+        qp_free(c);
     }
-    free(a);
+    qp_free(a);
 }
 
 void *qp_arena_alloc(qp_arena *a, size_t n)
@@ -55,7 +55,7 @@ void *qp_arena_alloc(qp_arena *a, size_t n)
             qp_errorf(QP_ESYS, "allocation size overflow");
             return NULL;
         }
-        struct chunk *nc = aligned_alloc(64, (tot + 63) & ~(size_t)63);
+        struct chunk *nc = qp_aligned_alloc(64, (tot + 63) & ~(size_t)63);
         if (!nc) {
             qp_errorf(QP_ESYS, "out of memory (%zu bytes)", n);
             return NULL;

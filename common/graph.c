@@ -14,7 +14,7 @@ qp_graph *qp_graph_new(void)
         return NULL;
     g->arena = qp_arena_new(1u << 20);
     if (!g->arena) {
-        free(g);
+        qp_free(g);
         return NULL;
     }
     g->model_name = g->producer = "";
@@ -25,10 +25,10 @@ void qp_graph_free(qp_graph *g)
 {
     if (!g)
         return;
-    free(g->values);
-    free(g->nodes);
+    qp_free(g->values);
+    qp_free(g->nodes);
     qp_arena_free(g->arena);
-    free(g);
+    qp_free(g);
 }
 
 static int grow(void **arr, int *cap, int need, size_t elem)
@@ -456,6 +456,6 @@ int qp_graph_validate(const qp_graph *g)
         }
     }
 out:
-    free(defined);
+    qp_free(defined);
     return rc;
 }

@@ -151,10 +151,10 @@ int qp_keys_assign(qp_graph *g, const unsigned char *const_is_initializer)
         }
     }
 out:
-    free(c.is_layer);
-    free(c.is_input);
-    free(uid);
-    free(queue);
+    qp_free(c.is_layer);
+    qp_free(c.is_input);
+    qp_free(uid);
+    qp_free(queue);
     return rc;
 }
 
@@ -231,8 +231,8 @@ int qp_keys_nearest(const qp_graph *g, const char *key, const char **out, int ma
     const char **all = qp_calloc((size_t)total + 1, sizeof *all);
     int n = 0, na = 0;
     if (!c || !all) {
-        free(c);
-        free(all);
+        qp_free(c);
+        qp_free(all);
         return 0;
     }
     for (int i = 0; i < g->n_nodes; i++)
@@ -267,9 +267,9 @@ int qp_keys_nearest(const qp_graph *g, const char *key, const char **out, int ma
     int m = n < max ? n : max;
     for (int i = 0; i < m; i++)
         out[i] = c[i].key;
-    free(row);
-    free(c);
-    free(all);
+    qp_free(row);
+    qp_free(c);
+    qp_free(all);
     return m;
 }
 

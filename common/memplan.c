@@ -51,6 +51,6 @@ int qp_memplan_place(qp_memplan_span *s, int n, size_t *peak, size_t *naive)
         if (off + a->size > *peak)
             *peak = off + a->size;
     }
-    free(o);
+    qp_free(o);
     return 0;
 }

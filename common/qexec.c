@@ -348,7 +348,7 @@ static int compose(qp_qexec *x, int y, const int *group, int ng, void **table)
     size_t ss = 0;
     for (int i = 0; i < ng; i++)
         ss = x->qn[group[i]].scratch > ss ? x->qn[group[i]].scratch : ss;
-    if (ss && !(scratch = aligned_alloc(64, align64(ss))))
+    if (ss && !(scratch = qp_aligned_alloc(64, align64(ss))))
         return QP_ESYS;
     for (int i = 0; i <= ng && !rc; i++) {
         vals[i] = i == 0 ? y : g->nodes[group[i - 1]].out[0];
@@ -377,7 +377,7 @@ static int compose(qp_qexec *x, int y, const int *group, int ng, void **table)
         }
         rc = x->rule[group[i]]->run(&x->qn[group[i]], in, out, scratch);
     }
-    free(scratch);
+    qp_free(scratch);
     *table = t[ng].t.data;
     return rc;
 }
@@ -648,8 +648,8 @@ static int plan(qp_qexec *x)
     qp_memplan_span *sp = qp_calloc((size_t)x->n_slot + 1, sizeof *sp);
     int *idx = qp_calloc((size_t)x->n_slot + 1, sizeof *idx);
     if (!sp || !idx) {
-        free(sp);
-        free(idx);
+        qp_free(sp);
+        qp_free(idx);
         return QP_ESYS;
     }
     int ns = 0;
@@ -665,8 +665,8 @@ static int plan(qp_qexec *x)
     }
     int rc = qp_memplan_place(sp, ns, &x->peak, &x->naive);
     if (!rc) {
-        x->buf = aligned_alloc(64, x->peak ? x->peak : 64);
-        x->scratch = aligned_alloc(64, align64(x->scratch_size ? x->scratch_size : 64));
+        x->buf = qp_aligned_alloc(64, x->peak ? x->peak : 64);
+        x->scratch = qp_aligned_alloc(64, align64(x->scratch_size ? x->scratch_size : 64));
         if (!x->buf || !x->scratch)
             rc = qp_errorf(QP_ESYS, "out of memory (activation plan of %zu bytes)", x->peak);
         else
@@ -674,8 +674,8 @@ static int plan(qp_qexec *x)
     }
     for (int i = 0; !rc && i < ns; i++)
         x->slot[idx[i]].qt.t.data = x->buf + sp[i].off;
-    free(sp);
-    free(idx);
+    qp_free(sp);
+    qp_free(idx);
     return rc;
 }
 
@@ -735,13 +735,13 @@ void qp_qexec_free(qp_qexec *x)
 {
     if (!x)
         return;
-    free(x->buf);
-    free(x->scratch);
-    free(x->slot);
-    free(x->step);
-    free(x->conv);
+    qp_free(x->buf);
+    qp_free(x->scratch);
+    qp_free(x->slot);
+    qp_free(x->step);
+    qp_free(x->conv);
     qp_arena_free(x->arena);
-    free(x);
+    qp_free(x);
 }
 
 static int check_input(const qp_qexec *x, int i, const qp_tensor *t, struct slot **sl)

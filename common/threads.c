@@ -1,6 +1,23 @@
 /* Thread pool: persistent workers woken per qp_parallel_for, tasks claimed from an atomic
  * counter.  Workers and the caller spin briefly before sleeping, because a network runs
  * hundreds of short kernels back to back and a futex round trip per kernel would dominate. */
+#include "qp/threads.h"
+
+#ifdef QP_NO_THREADS
+/* The single-thread build of the NBG runtime (exported projects): plain C, no pthreads; every
+ * job runs inline on the caller as worker 0, which is what a pool of one thread does. */
+int qp_threads_count(void) { return 1; }
+
+void qp_parallel_for(int n_tasks, void (*fn)(void *ctx, int task, int worker), void *ctx)
+{
+    for (int t = 0; t < n_tasks; t++)
+        fn(ctx, t, 0);
+}
+
+void qp_threads_set_count(int n) { (void)n; }
+void qp_threads_shutdown(void) {}
+
+#else
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
@@ -8,8 +25,6 @@
 #include <stdlib.h>
 #include <time.h>
 #include <unistd.h>
-
-#include "qp/threads.h"
 
 #define SPIN_NS 50000 /* how long an idle thread polls before it sleeps */
 
@@ -215,3 +230,4 @@ void qp_parallel_for(int n_tasks, void (*fn)(void *ctx, int task, int worker), v
         }
     }
 }
+#endif

@@ -1,7 +1,9 @@
 /* Vector math: the ISA choice shared by all kernel modules, the libm references that specify
  * every vector function, and the dispatchers. */
 #include <math.h>
+#ifndef QP_NO_THREADS
 #include <pthread.h>
+#endif
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,7 +12,6 @@
 
 /* ---- ISA choice ---------------------------------------------------------------------------- */
 
-static pthread_once_t isa_once = PTHREAD_ONCE_INIT;
 static atomic_int isa_best;    /* the best the CPU supports */
 static atomic_int isa_current; /* what dispatch uses */
 
@@ -32,21 +33,30 @@ static void isa_init(void)
     atomic_store(&isa_current, cur);
 }
 
+#ifdef QP_NO_THREADS
+/* the single-thread runtime build (threads.c): no pthreads */
+static int isa_done;
+#define ISA_ONCE() ((void)(isa_done || (isa_init(), isa_done = 1)))
+#else
+static pthread_once_t isa_once = PTHREAD_ONCE_INIT;
+#define ISA_ONCE() pthread_once(&isa_once, isa_init)
+#endif
+
 qp_isa qp_kernels_isa(void)
 {
-    pthread_once(&isa_once, isa_init);
+    ISA_ONCE();
     return (qp_isa)atomic_load_explicit(&isa_current, memory_order_relaxed);
 }
 
 int qp_kernels_isa_supported(qp_isa isa)
 {
-    pthread_once(&isa_once, isa_init);
+    ISA_ONCE();
     return (int)isa >= 0 && (int)isa <= atomic_load(&isa_best);
 }
 
 void qp_kernels_set_isa(qp_isa isa)
 {
-    pthread_once(&isa_once, isa_init);
+    ISA_ONCE();
     int best = atomic_load(&isa_best);
     atomic_store(&isa_current, (int)isa > best ? best : (int)isa < 0 ? 0 : (int)isa);
 }

@@ -37,10 +37,26 @@ _Noreturn void qp_diag_die(int code, const char *fmt, ...) __attribute__((format
 void qp_diag_atexit(void (*fn)(void *), void *arg);
 void qp_diag_cancel(void (*fn)(void *), void *arg);
 
-/* Checked allocation for filters and common code: on failure records QP_ESYS. */
+/* Checked allocation for filters and common code: on failure records QP_ESYS.  Memory from
+ * these is released with qp_free (never free), so an allocator hook sees every call. */
 void *qp_malloc(size_t n);
 void *qp_calloc(size_t n, size_t size);
 void *qp_realloc(void *p, size_t n);
+void *qp_aligned_alloc(size_t align, size_t n);     /* align: a power of two, at most 64 */
+void qp_free(void *p);
+
+/* The allocator behind them: libc's by default.  The NBG runtime (qp/nbg.h) sets one that
+ * serves a caller-given arena; nbgexport sets a counting one to measure it.  alloc returns
+ * uninitialised memory aligned to align, resize has realloc's contract (p may be NULL),
+ * release may be NULL (a bump allocator frees nothing).  Process-wide; set it while no
+ * other thread allocates through it.  NULL restores libc's. */
+typedef struct qp_allocator {
+    void *(*alloc)(void *ctx, size_t n, size_t align);
+    void *(*resize)(void *ctx, void *p, size_t n);
+    void (*release)(void *ctx, void *p);
+    void *ctx;
+} qp_allocator;
+void qp_set_allocator(const qp_allocator *a);
 
 /* Overflow-checked size arithmetic: return 0 on success, -1 on overflow. */
 int qp_mul_size(size_t a, size_t b, size_t *out);

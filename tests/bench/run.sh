@@ -63,7 +63,7 @@ done
 
 # ---- quantized ---------------------------------------------------------------------------------
 for name in $QMODELS; do
-    [ $# -gt 0 ] && ! echo " $* " | grep -q " $name\(-int8\|-int16\)\? " && continue
+    [ $# -gt 0 ] && ! echo " $* " | grep -q " $name\(-int8\|-int16\|-nbg\)\? " && continue
     m=$cache/models/$name.onnx
     d=$work/q_$name
     mkdir -p "$d"
@@ -94,5 +94,35 @@ for name in $QMODELS; do
             printf '%-16s %3s %10.2f %10.2f %7.2f\n' "$name-${v%%:*}" $t "$best_o" "${v#*:}" \
                 "$(echo "${v#*:} $best_o" | awk '{ print $1 / $2 }')"
         done
+    done
+done
+
+# ---- the exported runtime ----------------------------------------------------------------------
+# nbgexport's project (one thread, built with the exported Makefile's -O2) against qinfer's
+# quantized run at one thread, same stream and input tensor: the ratio is runtime / qinfer.
+printf '\n%-18s %3s %10s %10s %7s\n' model thr qinfer_ms nbg_ms ratio
+for name in $QMODELS; do
+    [ $# -gt 0 ] && ! echo " $* " | grep -q " $name\(-int8\|-int16\|-nbg\)\? " && continue
+    d=$work/q_$name
+    [ -f "$d/int8.ir" ] || continue
+    for v in int8 int16; do
+        "$build/bin/nbgexport" --output-path "$d/prj_$v" --name net < "$d/$v.ir"
+        if [ "$v" = int8 ]; then
+            make -s -C "$d/prj_$v" -j2 > "$d/make.log" 2>&1 || { cat "$d/make.log" >&2; exit 1; }
+            exe=$d/prj_int8/net
+        fi
+        best_q=; best_n=
+        r=0
+        while [ $r -lt "$ROUNDS" ]; do
+            q=$(QP_THREADS=1 "$build/bin/qinfer" --dtype quantized --input "$d/input_0.npy" --repeat "$RUNS" -q \
+                  --output-dir "$d/qn" < "$d/$v.ir" 2>&1 | median_of)
+            n=$("$exe" --nbg "$d/prj_$v/net.nbg" --repeat "$RUNS" --output-dir "$d/on" "$d/input_0.npy" 2>&1 |
+                  median_of)
+            best_q=$(echo "$q $best_q" | awk '{ if ($2 == "" || $1 < $2) print $1; else print $2 }')
+            best_n=$(echo "$n $best_n" | awk '{ if ($2 == "" || $1 < $2) print $1; else print $2 }')
+            r=$((r + 1))
+        done
+        printf '%-18s %3s %10.2f %10.2f %7.2f\n' "$name-$v-nbg" 1 "$best_q" "$best_n" \
+            "$(echo "$best_n $best_q" | awk '{ print $1 / $2 }')"
     done
 done

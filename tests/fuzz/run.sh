@@ -5,7 +5,7 @@
 set -eu
 build=$1 secs=$2
 here=$(cd "$(dirname "$0")" && pwd)
-for t in ir onnx; do
+for t in ir onnx nbg; do
     work=$build/fuzz-work-$t
     rm -rf "$work" && mkdir -p "$work/corpus" "$work/artifacts"
     cp "$here/corpus_$t"/* "$work/corpus/"
