@@ -17,6 +17,7 @@
 #include "qp/graph.h"
 #include "qp/nbg.h"
 #include "qp/nbgexport_src.h"
+#include "qp/profile.h"
 #include "qp/qexec.h"
 #include "qp/qtable.h"
 #include "qp/threads.h"
@@ -313,14 +314,13 @@ int main(int argc, char **argv)
         qp_diag_exit(rc);
     const char *name = o.name ? o.name : default_name(g);
 
-    /* ---- target profile: the lead calls qp_profile_check here, before anything is written:
-     *   qp_profile *prof = NULL;
-     *   if (o.target || o.target_file) {
-     *       rc = o.target ? qp_profile_load_name(o.target, &prof) : qp_profile_load_file(o.target_file, &prof);
-     *       if (rc || (rc = qp_profile_check(prof, g, t)))
-     *           qp_diag_exit(rc);
-     *   }
-     * (o.target, o.target_file and o.report are parsed and stored; see the report call below.) */
+    /* the target first: an illegal layer is refused before anything is computed or written */
+    qp_profile *prof = NULL;
+    if (o.target || o.target_file) {
+        rc = o.target ? qp_profile_load_name(o.target, &prof) : qp_profile_load_file(o.target_file, &prof);
+        if (rc || (rc = qp_profile_check(prof, g, t)))
+            qp_diag_exit(rc);
+    }
 
     /* The runtime runs on one thread: scratch sized for it. */
     qp_threads_set_count(1);
@@ -361,14 +361,9 @@ int main(int argc, char **argv)
     if (o.nbg && (rc = qp_outfile_commit(&of)))
         qp_diag_exit(rc);
 
-    /* ---- target profile: the lead calls qp_profile_report here, after the writes:
-     *   if (o.report && (rc = qp_profile_report(prof, g, t, (size_t)plan.arena_bytes, stdout)))
-     *       qp_diag_exit(rc);
-     *   qp_profile_free(prof);
-     * Until then a target cannot be checked: say so rather than pretend. */
-    if (o.target || o.target_file)
-        qp_diag_warn("target profiles are not built in yet: '%s' was not checked",
-                     o.target ? o.target : o.target_file);
+    if (o.report && (rc = qp_profile_report(prof, g, t, (size_t)plan.arena_bytes, stdout)))
+        qp_diag_exit(rc);
+    qp_profile_free(prof);
     qp_free(nbg);
     free(io);
     qp_qtable_free(t);

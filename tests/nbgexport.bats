@@ -376,3 +376,32 @@ bad() {
     MAKEFLAGS=-j2 run -0 bash -euo pipefail examples.sh
     [ -x prj/yolov5s ] && [ -f o/raw/iter_0_attach_Concat_Concat_303_out0_0_out0_1_25200_85.npy ]
 }
+
+@test "--target: a per-channel table is refused on VIP9000PICO_PID0XEE, naming the layer; nothing is written" {
+    need_prj
+    run -1 --separate-stderr nbgexport --target VIP9000PICO_PID0XEE --nbg x.nbg --output-path p < "$BFW/q.ir"
+    assert_clean_failure nbgexport "-i8, not supported on the tp unit of VIP9000PICO_PID0XEE (it allows asymmetric_affine-u8, dynamic_fixed_point-i8, dynamic_fixed_point-i16)"
+    [[ "$stderr" == "nbgexport: layer '"*"' (Transpose) is asymmetric_affine-i8"*"more illegal layers)" ]]
+    [ ! -e x.nbg ] && [ ! -e p ]
+    ! ls .x.nbg* x.nbg.tmp* 2> /dev/null
+}
+
+@test "--target with --report: a uint8 table exports and the report's total counts every layer" {
+    need_prj
+    qtable --quantizer asymmetric_affine --qtype uint8 < "$BFW/c.ir" > u8.ir
+    run -0 --separate-stderr nbgexport --target VIP9000PICO_PID0XEE --report --nbg u8.nbg < u8.ir
+    [ -s u8.nbg ]
+    layers=$(qinfer --summary < u8.ir | sed -n 's/^# model .*; \([0-9]*\) nodes, .*/\1/p')
+    [ -n "$layers" ]
+    grep -q "^total: $layers layers, " <<< "$output" || { echo "$output" | tail -3; echo "want $layers"; false; }
+    # the same NBG bytes with and without a target: the check only reads
+    nbgexport --nbg plain.nbg < u8.ir
+    cmp u8.nbg plain.nbg
+}
+
+@test "--target: an unknown name lists the known targets" {
+    need_prj
+    run -2 --separate-stderr nbgexport --target VIP0000 --nbg x.nbg < "$BFW/q.ir"
+    assert_clean_failure nbgexport "VIP9000PICO_PID0XEE"
+    [ ! -e x.nbg ]
+}
