@@ -334,8 +334,16 @@ int qp_qmix_from(qp_qtable *t, const char *what, const char *type, int code)
             }
         }
     }
+    rc = qp_qmix_set_nodes(t, mark, type, code);
+    free(mark);
+    return rc;
+}
+
+int qp_qmix_set_nodes(qp_qtable *t, const unsigned char *mark, const char *type, int code)
+{
+    const qp_graph *g = t->g;
     struct req r;
-    rc = req_load(g, &r);
+    int rc = req_load(g, &r);
     for (int ni = 0; !rc && ni < g->n_nodes; ni++) {
         const qp_node *nd = &g->nodes[ni];
         if (!mark[ni])
@@ -359,7 +367,6 @@ int qp_qmix_from(qp_qtable *t, const char *what, const char *type, int code)
             rc = code;
     }
     req_free(&r);
-    free(mark);
     return rc;
 }
 
