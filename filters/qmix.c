@@ -89,7 +89,7 @@ static void parse_fields(struct opts *o, char *arg)
             name = f;
             f = eq + 1;
             if (!*name)
-                qp_cli_usage_error("--target-field '=%s': empty name", f);
+                qp_cli_usage_error("--target-field '=%s' is not [NAME=]A:B (the name is empty)", f);
         }
         errno = 0;
         long a = strtol(f, &end, 10), b = -1;
