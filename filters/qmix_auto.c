@@ -53,7 +53,7 @@ static int load_samples(struct au *A, qp_samples *io)
     A->ref = qp_calloc((size_t)A->n * no + 1, sizeof *A->ref);
     if (!A->in || !A->ref)
         return QP_ESYS;
-    qp_exec *fx;
+    qp_exec *fx = NULL;
     int rc = qp_exec_new(g, 0, &fx);
     for (int s = 0; !rc && s < A->n; s++) {
         for (size_t i = 0; !rc && i < ni; i++) {

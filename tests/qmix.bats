@@ -112,13 +112,14 @@ Q
     qinfer -q --dtype quantized --input-meta "$F/bf.yml" --dump-all --format npy --output-dir d < h.ir
     [ "$(ls d | grep -c '_pre_')" -eq "$(wc -l < conv.txt)" ]
     while read -r k; do
+        k=${k//\//_}   # file names have '_' for '/'
         f=$(ls d/iter_0_"${k}"_out0_*.npy)
-        # the converted tensor is its input (a conv output dumped under its own name) at int16
+        # the converted tensor is its input (a layer dumped under its own name) at the other type
         dims=${f#d/iter_0_${k}_out0}
         found=0
         for g in d/iter_0_*_out0"$dims"; do
             [[ "$g" == *_pre_* ]] && continue
-            tsim --min-cos 0.9999 "$g" "$f" > /dev/null 2>&1 && found=1 && break
+            tsim --min-cos 0.999 "$g" "$f" > /dev/null 2>&1 && found=1 && break
         done
         [ "$found" = 1 ] || { echo "no input matches converter $k"; return 1; }
     done < conv.txt
