@@ -369,13 +369,30 @@ static int search(struct au *A, qp_samples *io, qp_qtable **result, char **repor
             sorted[nr++] = rows[ni];
         }
     qsort(sorted, (size_t)nr, sizeof *sorted, qp_analyze_cmp_single);
-    for (int i = 0; i < nr; i++)
-        rank[i] = sorted[i].ni;
+    /* the producers of the outputs first: every target is measured there, and their closure
+     * (the data-moving tail) costs next to nothing; without it a prefix of the ranking can
+     * leave the one shared output scale that crushes a small field (yolov5s' final Concat) */
+    int na = 0;
+    for (int k = 0; k < g->n_outputs; k++) {
+        int p = g->values[g->outputs[k]].producer, dup = 0;
+        for (int i = 0; i < na; i++)
+            dup |= rank[i] == p;
+        if (p >= 0 && cand[p] && !dup)
+            rank[na++] = p;
+    }
+    for (int i = 0, m = na; i < nr; i++) {
+        int dup = 0;
+        for (int j = 0; j < na; j++)
+            dup |= rank[j] == sorted[i].ni;
+        if (!dup)
+            rank[m++] = sorted[i].ni;
+    }
     free(sorted);
     count_macs(A, cand, base);
-    fprintf(A->log, "ranking: %d quantized layers by single cosine over %d samples (qinfer --analyze); "
-                    "first: %s (%.6f)\n",
-            nr, A->n, nr ? g->nodes[rank[0]].key : "-", nr ? qp_analyze_get(&rows[rank[0]].s).cos : 0.0);
+    fprintf(A->log, "ranking: %d quantized layers; first the %d output producer%s, then by single cosine over %d "
+                    "samples (qinfer --analyze), first %s (%.6f)\n",
+            nr, na, na == 1 ? "" : "s", A->n, nr > na ? g->nodes[rank[na]].key : "-",
+            nr > na ? qp_analyze_get(&rows[rank[na]].s).cos : 0.0);
     /* 2. the largest set the budget allows */
     int kmax = nr;
     if (o->has_share) {
