@@ -3,8 +3,8 @@
  * cosine, then SQNR, then graph order); a candidate set is the top k of that ranking closed
  * over the graph (a promoted layer drags its data-moving neighbours, so no converter sits
  * where it buys nothing); each candidate is verified by running the quantized model on the
- * samples (qp/qexec.h).  The smallest k that reaches the target is found by bisection, then
- * every seed of it, least sensitive first, is dropped when the target still holds without it.
+ * samples (qp/qexec.h).  The smallest k that reaches the target is found by doubling, then
+ * bisection; then seeds, least sensitive first, are dropped while the target still holds.
  * Everything is in a fixed order, so the result is the same whatever QP_THREADS. */
 #include <math.h>
 #include <stdio.h>
@@ -436,8 +436,21 @@ static int search(struct au *A, qp_samples *io, qp_qtable **result, char **repor
             goto out;
         }
         if (o->has_cos) {
-            /* 3. bisection: the smallest k of the ranking that holds */
+            /* 3. the smallest k of the ranking that holds: doubling from 1 (small sets first:
+             * the output tail often suffices), then bisection */
             int lo = 0, hi = kmax;  /* lo fails, hi holds */
+            for (int step = 1; step < hi; step *= 2) {
+                closure(A, rank, step, cand, mark);
+                if ((rc = verify(A, mark, &r)))
+                    goto out;
+                log_run(A, "double", step, mark, &r);
+                if (r.ok) {
+                    hi = step;
+                    keep_run(A, &rb, &r);
+                    break;
+                }
+                lo = step;
+            }
             while (hi - lo > 1) {
                 int mid = lo + (hi - lo) / 2;
                 closure(A, rank, mid, cand, mark);
