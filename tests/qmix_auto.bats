@@ -21,10 +21,11 @@ setup_file() {
     qtable --quantizer perchannel_symmetric_affine --qtype int8 < c.ir > q.ir
     qinfer -q --input-meta y.yml --iterations 2 --format npy --output-dir golden < y.ir
     # the search once, in t1/ with relative paths (the stream's history records the command
-    # line); the tests read its outputs.  0.5: above int8's 0.0, below int16's 0.68
+    # line); the tests read its outputs.  0.6: above int8's 0.0 and the output tail's 0.53,
+    # below int16's 0.68, so the search goes through doubling, bisection and pruning
     mkdir t1 && cp y.yml ds.txt t1/
-    (cd t1 && QP_THREADS=1 qmix --auto --input-meta y.yml --target-field obj=4:5 --target-cos 0.5 \
-        -o auto.quantize --report auto.txt < ../q.ir > auto.ir)
+    (cd t1 && QP_THREADS=1 qmix --auto --input-meta y.yml --target-field obj=4:5 --target-cos 0.6 \
+        --max-runs 20 -o auto.quantize --report auto.txt < ../q.ir > auto.ir)
 }
 
 setup() {
@@ -45,14 +46,16 @@ obj_cos() {
     grep -q '^cost: .*% of MACs' "$F/t1/auto.txt"
     grep -q '^verification runs: [0-9]*, 2 samples each' "$F/t1/auto.txt"
     reported=$(awk '/^cos: / { print $(NF - 2) }' "$F/t1/auto.txt")
-    awk -v c="$reported" 'BEGIN { exit !(c >= 0.5) }'
+    awk -v c="$reported" 'BEGIN { exit !(c >= 0.6) }'
+    grep -q 'run .* bisect ' "$F/t1/auto.txt"
+    grep -q 'run .* prune ' "$F/t1/auto.txt"
     # the int8 table collapses objectness: the target is not met without --auto
     qinfer -q --dtype quantized --input-meta "$F/y.yml" --iterations 2 --format npy --output-dir q8 < "$F/q.ir"
     c8=$(obj_cos q8)
-    awk -v c="$c8" 'BEGIN { exit !(c < 0.5) }'
+    awk -v c="$c8" 'BEGIN { exit !(c < 0.6) }'
     qinfer -q --dtype quantized --input-meta "$F/y.yml" --iterations 2 --format npy --output-dir hy < "$F/t1/auto.ir"
     c=$(obj_cos hy)
-    awk -v c="$c" -v r="$reported" 'BEGIN { d = c - r; exit !(c >= 0.5 && d < 1e-5 && d > -1e-5) }'
+    awk -v c="$c" -v r="$reported" 'BEGIN { d = c - r; exit !(c >= 0.6 && d < 1e-5 && d > -1e-5) }'
 }
 
 @test "the written .quantize lists the chosen layers and reapplies to the same table" {
@@ -70,8 +73,8 @@ obj_cos() {
 
 @test "same stream, table and report at QP_THREADS=2 as at 1" {
     cp "$F/y.yml" "$F/ds.txt" .
-    QP_THREADS=2 qmix --auto --input-meta y.yml --target-field obj=4:5 --target-cos 0.5 \
-        -o auto.quantize --report auto.txt < "$F/q.ir" > auto.ir
+    QP_THREADS=2 qmix --auto --input-meta y.yml --target-field obj=4:5 --target-cos 0.6 \
+        --max-runs 20 -o auto.quantize --report auto.txt < "$F/q.ir" > auto.ir
     cmp auto.ir "$F/t1/auto.ir"
     cmp auto.quantize "$F/t1/auto.quantize"
     diff <(grep -v '^verification runs' auto.txt) <(grep -v '^verification runs' "$F/t1/auto.txt")
@@ -92,6 +95,16 @@ obj_cos() {
     qmix --auto --input-meta "$F/y.yml" --max-int16-share 0.05 --iterations 1 --report r.txt < "$F/q.ir" > s.ir
     share=$(awk '/^cost: / { sub("%", "", $2); print $2 }' r.txt)
     awk -v s="$share" 'BEGIN { exit !(s > 0 && s <= 5) }'
+}
+
+@test "--to float16: the chosen layers are float16 layers, and the output tail suffices for 0.5" {
+    qmix --auto --input-meta "$F/y.yml" --target-field 4:5 --target-cos 0.5 --to float16 -o f.quantize \
+        --report f.txt < "$F/q.ir" > f.ir
+    grep -q '^chosen: [0-9]* layers in float16' f.txt
+    grep -q '^  Concat_Concat_303_1: float16$' f.quantize
+    grep -q '^verification runs: 3,' f.txt   # the table, everything, then the output tail alone
+    qinfer -q --dtype quantized --input-meta "$F/y.yml" --iterations 2 --format npy --output-dir f < f.ir
+    awk -v c="$(obj_cos f)" 'BEGIN { exit !(c >= 0.5) }'
 }
 
 @test "bad option values are one-line usage errors" {
