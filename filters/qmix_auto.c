@@ -505,7 +505,7 @@ static int search(struct au *A, qp_samples *io, qp_qtable **result, char **repor
             wb16 += b;
     }
     FILE *f = A->log;
-    fprintf(f, "chosen: %d layers in %s (%d seeds of the ranking, the rest dragged along the graph)\n",
+    fprintf(f, "chosen: %d layers in %s (%d from the ranking, the rest dragged along the graph)\n",
             count(best, nn), o->to, k);
     for (int ni = 0; ni < nn; ni++)
         if (best[ni])
