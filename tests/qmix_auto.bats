@@ -97,10 +97,11 @@ obj_cos() {
     awk -v s="$share" 'BEGIN { exit !(s > 0 && s <= 5) }'
 }
 
-@test "--to float16: the chosen layers are float16 layers, and the output tail suffices for 0.5" {
-    qmix --auto --input-meta "$F/y.yml" --target-field 4:5 --target-cos 0.5 --to float16 -o f.quantize \
-        --report f.txt < "$F/q.ir" > f.ir
+@test "--to float16 with three fields (a list and a repeat): the output tail suffices for 0.5" {
+    qmix --auto --input-meta "$F/y.yml" --target-field obj=4:5,cls=5:85 --target-field 0:4 --target-cos 0.5 \
+        --to float16 -o f.quantize --report f.txt < "$F/q.ir" > f.ir
     grep -q '^chosen: [0-9]* layers in float16' f.txt
+    [ "$(grep -c '^cos: attach_Concat_Concat_303/out0_0 \[\(obj=4:5\|cls=5:85\|0:4\)\] ' f.txt)" -eq 3 ]
     grep -q '^  Concat_Concat_303_1: float16$' f.quantize
     grep -q '^verification runs: 3,' f.txt   # the table, everything, then the output tail alone
     qinfer -q --dtype quantized --input-meta "$F/y.yml" --iterations 2 --format npy --output-dir f < f.ir
