@@ -64,6 +64,8 @@ struct opts {
     const char *meta, *report;
     struct qmix_auto_opts a;
     qp_qtable *keep;            /* --auto: the stream's table, owner of the normalised --to */
+    char *field_arg[QMIX_AUTO_MAX_FIELDS];  /* copies the field names point into */
+    int n_field_arg;
 };
 
 static double parse_real(const char *opt, const char *s, double lo, double hi)
@@ -76,9 +78,14 @@ static double parse_real(const char *opt, const char *s, double lo, double hi)
     return v;
 }
 
-/* [NAME=]A:B[,[NAME=]A:B...] */
-static void parse_fields(struct opts *o, char *arg)
+/* [NAME=]A:B[,[NAME=]A:B...], parsed on a copy: argv goes into the stream's history as given */
+static void parse_fields(struct opts *o, const char *given)
 {
+    if (o->n_field_arg == QMIX_AUTO_MAX_FIELDS)
+        qp_cli_usage_error("--target-field: more than %d fields", QMIX_AUTO_MAX_FIELDS);
+    char *arg = o->field_arg[o->n_field_arg++] = strdup(given);
+    if (!arg)
+        qp_diag_die(QP_ESYS, "out of memory");
     for (char *save = NULL, *f = strtok_r(arg, ",", &save); f; f = strtok_r(NULL, ",", &save)) {
         if (o->a.n_field == QMIX_AUTO_MAX_FIELDS)
             qp_cli_usage_error("--target-field: more than %d fields", QMIX_AUTO_MAX_FIELDS);
@@ -327,6 +334,8 @@ int main(int argc, char **argv)
     if (report && !o.report)
         fprintf(stderr, "%sconverters: %d\n", report, ncv);
     free(report);
+    for (int i = 0; i < o.n_field_arg; i++)
+        free(o.field_arg[i]);
     qp_qtable_free(o.keep);
     qp_qmix_converters_free(cv, ncv);
     qp_qtable_free(t);

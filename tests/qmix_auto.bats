@@ -102,6 +102,8 @@ obj_cos() {
         --to float16 -o f.quantize --report f.txt < "$F/q.ir" > f.ir
     grep -q '^chosen: [0-9]* layers in float16' f.txt
     [ "$(grep -c '^cos: attach_Concat_Concat_303/out0_0 \[\(obj=4:5\|cls=5:85\|0:4\)\] ' f.txt)" -eq 3 ]
+    # the stream's history has the command line as given
+    qinfer --summary < f.ir | grep -q -- '^# history .*: qmix .* --target-field obj=4:5,cls=5:85 --target-field 0:4 '
     grep -q '^  Concat_Concat_303_1: float16$' f.quantize
     grep -q '^verification runs: 3,' f.txt   # the table, everything, then the output tail alone
     qinfer -q --dtype quantized --input-meta "$F/y.yml" --iterations 2 --format npy --output-dir f < f.ir
