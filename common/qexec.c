@@ -71,6 +71,7 @@ struct qp_qexec {
     void *hook_ctx;
     int *lstep;                 /* per node + 1: first step of the layer (qp_qexec_run_layer) */
     int *lnode;                 /* per node: its ST_NODE step, -1 */
+    int **nin;                  /* per node: the slots its step reads (NULL: not run) */
     int n_layers, n_converts, n_fused;
 };
 
@@ -585,6 +586,7 @@ static int build_steps(qp_qexec *x)
             return QP_ESYS;
         s->ni = ni;
         s->in = in;
+        x->nin[ni] = in;
         s->out = out;
         int hook = x->tail_out[ni] >= 0 && !x->tail[ni] ? x->tail_last[ni] : ni;
         x->n_layers++;
@@ -638,6 +640,14 @@ static int plan(qp_qexec *x)
         } else {
             touch(&x->slot[st->src], k);
             touch(&x->slot[st->dst], k);
+        }
+        /* without fusion the hook may read what the layer read (qp_qexec_input): its input
+         * slots live until it is called; only the placement changes, not the arithmetic */
+        if ((x->flags & QP_QEXEC_NO_FUSE) && st->hook >= 0 && x->nin[st->hook]) {
+            const qp_node *n = &g->nodes[st->hook];
+            for (int j = 0; j < n->n_in; j++)
+                if (x->nin[st->hook][j] >= 0)
+                    touch(&x->slot[x->nin[st->hook][j]], k);
         }
     }
     for (int i = 0; i < g->n_outputs; i++) {
@@ -706,7 +716,9 @@ int qp_qexec_new(const qp_graph *g, const qp_qtable *t, int flags, qp_qexec **ou
         x->tail_last = qp_arena_array(x->arena, nn, sizeof *x->tail_last);
         x->vrep = qp_arena_array(x->arena, nv, sizeof *x->vrep);
         x->vslot = qp_arena_array(x->arena, nv, sizeof *x->vslot);
-        if (!x->rule || !x->qn || !x->skip || !x->tail || !x->tail_out || !x->tail_last || !x->vrep || !x->vslot)
+        x->nin = qp_arena_array(x->arena, nn, sizeof *x->nin);
+        if (!x->rule || !x->qn || !x->skip || !x->tail || !x->tail_out || !x->tail_last || !x->vrep || !x->vslot ||
+            !x->nin)
             rc = QP_ESYS;
     }
     for (int i = 0; !rc && i < g->n_nodes; i++)
@@ -925,6 +937,14 @@ const qp_qtensor *qp_qexec_value(const qp_qexec *x, int vi)
     if (vi < 0 || vi >= x->g->n_values || x->vslot[vi] < 0)
         return NULL;
     return &x->slot[x->vslot[vi]].qt;
+}
+
+const qp_qtensor *qp_qexec_input(const qp_qexec *x, int ni, int j)
+{
+    if (!(x->flags & QP_QEXEC_NO_FUSE) || ni < 0 || ni >= x->g->n_nodes || !x->nin[ni] || j < 0 ||
+        j >= x->g->nodes[ni].n_in || x->nin[ni][j] < 0)
+        return NULL;
+    return &x->slot[x->nin[ni][j]].qt;
 }
 
 const qp_qrep *qp_qexec_rep(const qp_qexec *x, int vi)

@@ -17,6 +17,7 @@
 #include "qp/graph.h"
 #include "qp/stream.h"
 #include "qp/qexec.h"
+#include "qp/qtable_conv.h"
 #include "qp/qtable.h"
 #include "qp/samples.h"
 
@@ -64,6 +65,9 @@ struct opts {
 struct dumper {
     const struct opts *o;
     int iter;
+    const qp_qexec *x;          /* quantized dumps: the executor and the table's converters */
+    const qp_qconv *cv;
+    int ncv;
 };
 
 /* Acuity's dump name iter_<i>_<key, '/' -> '_'>_out<k>_<dims>.<ext>.  File names are
@@ -162,10 +166,22 @@ static int write_q(const struct opts *o, int iter, const char *key, int port, co
     return rc;
 }
 
+/* A layer's outputs, and before them the dtype converters in front of it (qp/qtable_conv.h,
+ * the names qmix lists): each is the tensor the layer read at that input. */
 static int qdump_hook(void *ctx, const qp_graph *g, int ni, const qp_qtensor *const *outs)
 {
     struct dumper *d = ctx;
     const qp_node *n = &g->nodes[ni];
+    for (int i = 0; i < d->ncv; i++) {
+        if (d->cv[i].node != ni)
+            continue;
+        const qp_qtensor *in = qp_qexec_input(d->x, ni, d->cv[i].input);
+        if (!in)
+            return qp_errorf(QP_EINPUT, "converter '%s': the simulator did not read that input", d->cv[i].key);
+        int rc = write_q(d->o, d->iter, d->cv[i].key, 0, in);
+        if (rc)
+            return rc;
+    }
     for (int j = 0; j < n->n_out; j++)
         if (outs[j] && n->key[0]) {
             int rc = write_q(d->o, d->iter, n->key, j, outs[j]);
@@ -342,7 +358,11 @@ static int run_quantized(const struct opts *o, qp_graph *g, qp_samples *io)
                      layers, fused, converts, qp_qexec_peak_bytes(x) / 1048576.0, qp_qexec_naive_bytes(x) / 1048576.0,
                      qp_qexec_state_bytes(x) / 1048576.0);
     }
-    struct dumper d = { o, 0 };
+    struct dumper d = { o, 0, x, NULL, 0 };
+    qp_qconv *cv = NULL;
+    if (o->dump_all && (rc = qp_qtable_converters(t, &cv, &d.ncv)))
+        qp_diag_exit(rc);
+    d.cv = cv;
     for (int it = 0; it < o->iterations; it++) {
         d.iter = it;
         for (int i = 0; i < g->n_inputs; i++) {
@@ -378,6 +398,7 @@ static int run_quantized(const struct opts *o, qp_graph *g, qp_samples *io)
         if (o->verbose)
             qp_diag_info("qinfer: iteration %d: %.2f ms\n", it, best);
     }
+    qp_qtable_converters_free(cv, d.ncv);
     qp_qexec_free(x);
     qp_qtable_free(t);
     qp_samples_close(io);
@@ -426,7 +447,7 @@ int main(int argc, char **argv)
         qp_diag_info("qinfer: memory plan: activations %.1f MiB (%.1f MiB without reuse), weights %.1f MiB\n",
                      qp_exec_peak_bytes(x) / 1048576.0, qp_exec_naive_bytes(x) / 1048576.0,
                      qp_exec_weight_bytes(x) / 1048576.0);
-    struct dumper d = { &o, 0 };
+    struct dumper d = { &o, 0, NULL, NULL, 0 };
     if (o.dump_all)
         qp_exec_set_hook(x, dump_hook, &d);
     for (int it = 0; it < o.iterations; it++) {

@@ -24,6 +24,10 @@ void qp_qmix_map_free(qp_qmix_map *m);
  * the Initializer_ constants they read and of the attach_ outputs they produce.  code is
  * the status of a name that does not resolve. */
 int qp_qmix_from(qp_qtable *t, const char *what, const char *type, int code);
+/* Every node with mark[ni] set takes type as qp_qmix_from gives it (its float outputs and
+ * weight, the Initializer_ constants it reads, the attach_ outputs it produces); integer side
+ * branches keep their type. */
+int qp_qmix_set_nodes(qp_qtable *t, const unsigned char *mark, const char *type, int code);
 /* Every layer key matching the fnmatch pattern gets type; no match is an error (code). */
 int qp_qmix_glob(qp_qtable *t, const char *pattern, const char *type, int code);
 

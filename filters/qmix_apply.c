@@ -11,6 +11,7 @@
 #include "qp/diag.h"
 #include "qp/keys.h"
 #include "qp/qtable_build.h"
+#include "qp/qtable_conv.h"
 
 /* ---- target types ---------------------------------------------------------------------------- */
 
@@ -334,8 +335,16 @@ int qp_qmix_from(qp_qtable *t, const char *what, const char *type, int code)
             }
         }
     }
+    rc = qp_qmix_set_nodes(t, mark, type, code);
+    free(mark);
+    return rc;
+}
+
+int qp_qmix_set_nodes(qp_qtable *t, const unsigned char *mark, const char *type, int code)
+{
+    const qp_graph *g = t->g;
     struct req r;
-    rc = req_load(g, &r);
+    int rc = req_load(g, &r);
     for (int ni = 0; !rc && ni < g->n_nodes; ni++) {
         const qp_node *nd = &g->nodes[ni];
         if (!mark[ni])
@@ -359,98 +368,64 @@ int qp_qmix_from(qp_qtable *t, const char *what, const char *type, int code)
             rc = code;
     }
     req_free(&r);
-    free(mark);
     return rc;
 }
 
 /* ---- converters -------------------------------------------------------------------------------- */
 
-static void type_of(const qp_qentry *e, char *buf, size_t n, int glued)
+static void type_of(const qp_qentry *e, char *buf, size_t n)
 {
     if (is_float_qz(e->quantizer))
         snprintf(buf, n, "%s", e->quantizer == QP_QZ_NONE ? "float32" : qp_quantizer_name(e->quantizer));
     else
-        snprintf(buf, n, glued ? "%s%s" : "%s-%s", qp_quantizer_name(e->quantizer), qp_qtable_qtype_name(e->qtype));
+        snprintf(buf, n, "%s-%s", qp_quantizer_name(e->quantizer), qp_qtable_qtype_name(e->qtype));
 }
 
+/* The names come from qp_qtable_converters (shared with qinfer --dump-all); here each gets its
+ * output entry: the input's range at the consumer's type. */
 int qp_qmix_converters(qp_qtable *t, const qp_calib *c, int algo, qp_qmix_conv **out, int *n)
 {
-    const qp_graph *g = t->g;
-    struct req r;
-    qp_key_layer *l;
-    int nl, rc = req_load(g, &r), cap = 16, k = 0;
+    qp_qconv *q;
+    int nq, rc = qp_qtable_converters(t, &q, &nq);
     *out = NULL;
     *n = 0;
     if (rc)
         return rc;
-    if ((rc = qp_keys_layers(g, &l, &nl))) {
-        req_free(&r);
-        return rc;
+    qp_qmix_conv *cv = qp_calloc((size_t)nq + 1, sizeof *cv);
+    if (!cv) {
+        qp_qtable_converters_free(q, nq);
+        return QP_ESYS;
     }
-    long uid = 0;
-    for (int i = 0; i < nl; i++)
-        if (l[i].uid >= uid)
-            uid = l[i].uid + 1;
-    free(l);
-    qp_qmix_conv *cv = qp_calloc((size_t)cap, sizeof *cv);
-    if (!cv)
-        rc = QP_ESYS;
-    for (int ni = 0; !rc && ni < g->n_nodes; ni++) {
-        const qp_node *nd = &g->nodes[ni];
-        if (nd->n_out < 1 || nd->out[0] < 0 || !r.v[nd->out[0]])
-            continue;
-        const qp_qentry *to = &t->value[nd->out[0]];
-        for (int j = 0; !rc && j < nd->n_in; j++) {
-            int vi = nd->in[j];
-            if (vi < 0 || !r.v[vi] || g->values[vi].is_const || (j == 1 && r.w[ni]) || (j == 2 && r.b[ni]))
-                continue;
-            const qp_qentry *from = &t->value[vi];
-            if (from->quantizer == to->quantizer && from->qtype == to->qtype)
-                continue;
-            char a[96], b[96], tt[96];
-            type_of(from, a, sizeof a, 1);
-            type_of(to, b, sizeof b, 1);
-            type_of(to, tt, sizeof tt, 0);
-            if (k == cap) {
-                qp_qmix_conv *m = realloc(cv, (size_t)(cap *= 2) * sizeof *cv);
-                if (!m) {
-                    rc = QP_ESYS;
-                    break;
-                }
-                cv = m;
-            }
-            qp_qmix_conv *x = &cv[k];
-            memset(x, 0, sizeof *x);
-            x->node = ni;
-            x->value = vi;
-            size_t len = strlen(nd->key) + strlen(a) + strlen(b) + 48;
-            if (!(x->key = qp_malloc(len))) {
-                rc = QP_ESYS;
-                break;
-            }
-            snprintf(x->key, len, "%s_pre_%s_to_%s_%ld", nd->key, a, b, uid++);
-            k++;
-            /* the converter's output: the input's range at the consumer's type */
-            if (is_float_qz(to->quantizer)) {
-                x->out.quantizer = to->quantizer;
-                x->out.qtype = to->qtype;
-                x->out.min = from->min;
-                x->out.max = from->max;
-                x->out.channel_dim = -1;
-            } else {
-                qp_qtable *at;
-                if (!(rc = alt_table(t, c, algo, tt, &at)))
-                    x->out = at->value[vi];
-            }
+    for (int i = 0; i < nq; i++) {
+        cv[i].node = q[i].node;
+        cv[i].value = q[i].value;
+        cv[i].key = q[i].key;   /* the key moves to cv */
+        q[i].key = NULL;
+    }
+    qp_qtable_converters_free(q, nq);
+    for (int i = 0; !rc && i < nq; i++) {
+        const qp_qentry *from = &t->value[cv[i].value], *to = &t->value[t->g->nodes[cv[i].node].out[0]];
+        qp_qmix_conv *x = &cv[i];
+        if (is_float_qz(to->quantizer)) {
+            x->out.quantizer = to->quantizer;
+            x->out.qtype = to->qtype;
+            x->out.min = from->min;
+            x->out.max = from->max;
+            x->out.channel_dim = -1;
+        } else {
+            char tt[96];
+            qp_qtable *at;
+            type_of(to, tt, sizeof tt);
+            if (!(rc = alt_table(t, c, algo, tt, &at)))
+                x->out = at->value[x->value];
         }
     }
-    req_free(&r);
     if (rc) {
-        qp_qmix_converters_free(cv, k);
+        qp_qmix_converters_free(cv, nq);
         return rc;
     }
     *out = cv;
-    *n = k;
+    *n = nq;
     return 0;
 }
 

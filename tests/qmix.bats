@@ -104,6 +104,30 @@ Q
     [ -n "$(ls out/iter_0_attach_*)" ]
 }
 
+@test "converters appear in qinfer --dump-all under the names qmix lists, holding their input" {
+    require_file "$BLAZE"
+    qmix --layer 'Relu_*=dynamic_fixed_point-i16' < "$F/q.ir" > h.ir
+    qmix --layer 'Relu_*=dynamic_fixed_point-i16' --list-converters < "$F/q.ir" > conv.txt
+    [ "$(wc -l < conv.txt)" -ge 17 ]
+    qinfer -q --dtype quantized --input-meta "$F/bf.yml" --dump-all --format npy --output-dir d < h.ir
+    [ "$(ls d | grep -c '_pre_')" -eq "$(wc -l < conv.txt)" ]
+    while read -r k; do
+        k=${k//\//_}   # file names have '_' for '/'
+        f=$(ls d/iter_0_"${k}"_out0_*.npy)
+        # the converted tensor is its input (a layer dumped under its own name) at the other type
+        dims=${f#d/iter_0_${k}_out0}
+        found=0
+        for g in d/iter_0_*_out0"$dims"; do
+            [[ "$g" == *_pre_* ]] && continue
+            tsim --min-cos 0.999 "$g" "$f" > /dev/null 2>&1 && found=1 && break
+        done
+        [ "$found" = 1 ] || { echo "no input matches converter $k"; return 1; }
+    done < conv.txt
+    # the int8 table has no converter: none is dumped
+    qinfer -q --dtype quantized --input-meta "$F/bf.yml" --dump-all --format npy --output-dir e < "$F/q.ir"
+    [ "$(ls e | grep -c '_pre_')" -eq 0 ]
+}
+
 @test "the rewritten table reads back with qtable --read (converters skipped) and gives the same table" {
     require_file "$BLAZE"
     qmix --layer 'Conv_*=bfloat16' --layer "$RELU0=float32" -o h.quantize < "$F/q.ir" > h.ir

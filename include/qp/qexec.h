@@ -54,6 +54,11 @@ int qp_qexec_run_layer(qp_qexec *x, int ni, const qp_tensor *const *in);
 /* The tensor of value vi after a run: graph inputs, outputs and constants always; other values
  * only inside the hook for the layer that produced them; NULL for a value never materialized. */
 const qp_qtensor *qp_qexec_value(const qp_qexec *x, int vi);
+/* What layer ni read as its input j in the last run: the conversion of the input to the
+ * representation the layer wants (a dtype converter's output), or the input itself when the
+ * layer reads it as it is held.  QP_QEXEC_NO_FUSE only, inside the hook for layer ni (the
+ * memory plan keeps it until then); NULL otherwise or for a constant not read. */
+const qp_qtensor *qp_qexec_input(const qp_qexec *x, int ni, int j);
 /* The representation value vi has (its table entry). */
 const qp_qrep *qp_qexec_rep(const qp_qexec *x, int vi);
 /* A new float32 tensor with t's values (dequantized: (float)(scale * (q - zp))). */
