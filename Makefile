@@ -93,7 +93,9 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(BUILD)/libqpipe.a
 	$(CC) $(CFLAGS) $(SAN) -o $@ $< $(BUILD)/libqpipe.a $(LDLIBS)
 
 # nbgexport carries the NBG runtime's sources (libc only) and the host I/O its main.c uses
-# (tensorio.c, diag_exit.c: POSIX files and stderr), and writes them into every project.
+# (tensorio.c, diag_exit.c: POSIX files and stderr), and writes them into every project with
+# the project's own main.c and Makefile (filters/nbgexport_prj/: nbgexport's data, not built here).
+RT_PRJ  := filters/nbgexport_prj
 RT_C    := common/diag.c common/arena.c common/graph.c common/qtable.c common/keys.c \
            common/requant.c common/memplan.c common/qexec.c common/threads.c common/tensor_data.c \
            common/nbg.c $(wildcard common/ops/*.c common/kernels/*.c) \
@@ -104,10 +106,10 @@ RT_H    := $(wildcard common/kernels/*.h) common/tensorio_dtype.h $(addprefix in
            nn_norm.h nn_reduce.h nn_softmax.h op.h pool_f32.h q_conv2d.h q_convert.h q_eltwise.h \
            q_gemm.h q_lut.h q_pool.h q_resize.h q_softmax.h qexec.h qops.h qtable.h qtable_algo.h \
            requant.h tensor.h tensorio.h threads.h vmath.h)
-RT_FILES := runtime/main.c runtime/Makefile.in $(RT_C) $(RT_H)
-$(BUILD)/gen/nbgexport_src.c: runtime/embed.sh $(RT_FILES)
+RT_FILES := $(RT_PRJ)/main.c $(RT_PRJ)/Makefile.in $(RT_C) $(RT_H)
+$(BUILD)/gen/nbgexport_src.c: $(RT_PRJ)/embed.sh $(RT_FILES)
 	@mkdir -p $(@D)
-	sh runtime/embed.sh $(RT_FILES) > $@.tmp && mv $@.tmp $@
+	sh $(RT_PRJ)/embed.sh $(RT_FILES) > $@.tmp && mv $@.tmp $@
 $(BUILD)/bin/nbgexport: $(BUILD)/obj/gen/nbgexport_src.o
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

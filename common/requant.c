@@ -70,16 +70,15 @@ int64_t qp_rshift_rtne(int64_t x, int n)
     return q;
 }
 
-__int128 qp_rshift_rtne128(__int128 x, int n)
+qp_i128 qp_rshift_rtne128(qp_i128 x, int n)
 {
-    typedef unsigned __int128 u128;
     if (n <= 0)
         return x;
     if (n >= 128)
         return 0;
-    u128 ux = (u128)x;
-    __int128 q = x >= 0 ? (__int128)(ux >> n) : -(__int128)(~ux >> n) - 1;
-    u128 rem = ux & (((u128)1 << n) - 1), half = (u128)1 << (n - 1);
+    qp_u128 ux = (qp_u128)x;
+    qp_i128 q = x >= 0 ? (qp_i128)(ux >> n) : -(qp_i128)(~ux >> n) - 1;
+    qp_u128 rem = ux & (((qp_u128)1 << n) - 1), half = (qp_u128)1 << (n - 1);
     if (rem > half || (rem == half && (q & 1)))
         q++;
     return q;
@@ -116,14 +115,14 @@ double qp_qmul_value(qp_qmul m)
     return ldexp((double)m.mult, -(31 + m.shift));
 }
 
-static int64_t sat64(__int128 v)
+static int64_t sat64(qp_i128 v)
 {
     return v > INT64_MAX ? INT64_MAX : v < INT64_MIN ? INT64_MIN : (int64_t)v;
 }
 
 int64_t qp_qmul_apply(int64_t x, qp_qmul m)
 {
-    return sat64(qp_rshift_rtne128((__int128)x * m.mult, 31 + m.shift));
+    return sat64(qp_rshift_rtne128((qp_i128)x * m.mult, 31 + m.shift));
 }
 
 /* ---- Requantization ------------------------------------------------------------------------ */
@@ -137,7 +136,7 @@ int32_t qp_requant_i32(int32_t acc, qp_qmul m, int32_t zp, int32_t lo, int32_t h
 
 int32_t qp_requant_i64(int64_t acc, qp_qmul m, int32_t zp, int32_t lo, int32_t hi)
 {
-    __int128 v = qp_rshift_rtne128((__int128)acc * m.mult, 31 + m.shift) + zp; /* < 2^95 */
+    qp_i128 v = qp_rshift_rtne128((qp_i128)acc * m.mult, 31 + m.shift) + zp; /* < 2^95 */
     return v < lo ? lo : v > hi ? hi : (int32_t)v;
 }
 

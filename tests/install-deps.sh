@@ -4,7 +4,9 @@
 set -eu
 pkgs="build-essential pkg-config protobuf-c-compiler libprotobuf-c-dev libzstd-dev zstd
 libyaml-dev libpng-dev libjpeg-dev libonnx-dev libonnx-testdata bats python3-onnx
-python3-numpy python3-yaml imagemagick fonts-dejavu-core clang valgrind nodejs npm parallel"
+python3-numpy python3-yaml imagemagick fonts-dejavu-core clang valgrind nodejs npm parallel
+gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user"
+# (the last three: nbgexport.bats cross-builds an exported project for aarch64 and runs it)
 missing=
 for p in $pkgs; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing="$missing $p"

@@ -45,15 +45,16 @@ mkq() {
     qtable --quantizer "$2" --qtype "$3" < c.ir > q.ir
 }
 
-# Export STREAM as project p/, check its runtime is the one built, run the built program on
-# INPUT and qinfer on the same input, compare every output file byte for byte.
+# Export STREAM as project p/, check its runtime is the one built, run the built program ($BIN,
+# default $PRJ/bf; a command, so it may start with an emulator) on INPUT and qinfer on the same
+# input, compare every output file byte for byte.
 same_as_qinfer() {
     local stream=$1 input=$2
     nbgexport --output-path p --name net < "$stream"
     diff -r "$PRJ/runtime" p/runtime
     cmp "$PRJ/main.c" p/main.c
     diff <(sed 's/\bbf\b/NAME/g' "$PRJ/Makefile") <(sed 's/\bnet\b/NAME/g' p/Makefile)
-    "$PRJ/bf" --nbg p/net.nbg --output-dir o "$input"
+    ${BIN:-$PRJ/bf} --nbg p/net.nbg --output-dir o "$input"
     QP_THREADS=1 qinfer -q --dtype quantized --raw --format npy --input "$input" --output-dir q < "$stream"
     local n=0
     for f in q/iter_*attach_*.npy q/raw/iter_*attach_*.npy; do
@@ -356,6 +357,53 @@ bad() {
          __cpu_indicator_init __cpu_model __divmodti4 _GLOBAL_OFFSET_TABLE_'
     extra=$(comm -23 und def | grep -vxF -f <(tr -s ' \n' '\n\n' <<< "$iso") || true)
     [ -z "$extra" ] || { echo "outside ISO C: $extra"; false; }
+}
+
+# ---- portability: no AVX2, strict C11, another architecture ------------------------------------
+STRICT="-O2 -Wall -Wextra -Werror -pedantic"
+
+@test "PORTABLE=1 builds with -std=c11 -pedantic -Wall -Wextra -Werror, has no AVX2 symbol, matches qinfer" {
+    need_prj
+    cp -r "$PRJ" port
+    make -s -C port clean
+    make -s -C port -j2 PORTABLE=1 CFLAGS="$STRICT" > make.log 2>&1 || { cat make.log; false; }
+    make -n -B -C port PORTABLE=1 CFLAGS="$STRICT" obj/runtime/common/nbg.o | grep -q -- "$STRICT -std=c11 .*-DQP_NO_AVX2"
+    [ -z "$(nm port/libnbgrt.a port/bf 2> /dev/null | grep -i 'avx2\|__cpu_model\|__cpu_indicator_init')" ]
+    [ -z "$(ls port/obj/runtime/common/kernels | grep avx2)" ]
+    BIN=port/bf same_as_qinfer "$BFW/q.ir" "$BFW/in.npy"
+    for s in "asymmetric_affine uint8" "dynamic_fixed_point int16"; do
+        rm -rf p o q
+        qtable --quantizer ${s% *} --qtype ${s#* } < "$BFW/c.ir" > bq.ir
+        BIN=port/bf same_as_qinfer bq.ir "$BFW/in.npy"
+    done
+}
+
+@test "cross-built for aarch64 (PORTABLE by default there), run under qemu: byte-identical to qinfer" {
+    need_prj
+    command -v aarch64-linux-gnu-gcc > /dev/null && command -v qemu-aarch64 > /dev/null ||
+        skip "gcc-aarch64-linux-gnu, libc6-dev-arm64-cross or qemu-user not installed"
+    cp -r "$PRJ" arm
+    make -s -C arm clean
+    make -s -C arm -j2 CC=aarch64-linux-gnu-gcc AR=aarch64-linux-gnu-ar CFLAGS="$STRICT" > make.log 2>&1 ||
+        { cat make.log; false; }
+    aarch64-linux-gnu-readelf -h arm/bf | grep -q 'Machine: *AArch64'
+    [ -z "$(aarch64-linux-gnu-nm arm/libnbgrt.a arm/bf 2> /dev/null | grep -i avx2)" ]
+    BIN="qemu-aarch64 -L /usr/aarch64-linux-gnu arm/bf" same_as_qinfer "$BFW/q.ir" "$BFW/in.npy"
+}
+
+@test "the runtime's sources pass clang --target=aarch64-linux-gnu -std=c11 -pedantic -Werror" {
+    command -v clang > /dev/null || skip "clang not installed"
+    [ -f /usr/aarch64-linux-gnu/include/stdio.h ] || skip "no aarch64 libc headers (libc6-dev-arm64-cross)"
+    mkq test_nn_softmax_opset11_default asymmetric_affine uint8
+    nbgexport --output-path p < q.ir
+    cd p
+    n=0
+    for f in main.c $(find runtime -name '*.c' ! -name '*_avx2.c'); do
+        clang --target=aarch64-linux-gnu -std=c11 -Wall -Wextra -Werror -pedantic -DQP_NO_THREADS \
+            -D_POSIX_C_SOURCE=200809L -Iruntime/include -fsyntax-only "$f"
+        n=$((n + 1))
+    done
+    [ "$n" -gt 40 ]
 }
 
 @test "the EXAMPLES of nbgexport(1) run" {

@@ -235,7 +235,8 @@ int qp_elt_binary_out_dtype(qp_elt_binop op, int dtype)
 
 struct variant { qp_elt_binop op; int dtype; qp_elt_binary_fn fn; qp_isa isa; };
 #define VARIANT_ENTRY(op, dtype, fname, isa) {QP_ELT_##op, dtype, qp_elt_##fname, isa},
-static const struct variant variants[] = {QP_ELT_BINARY_VARIANTS(VARIANT_ENTRY)};
+/* ends with a zeroed entry the loops skip: the list is empty under QP_NO_AVX2 */
+static const struct variant variants[] = {QP_ELT_BINARY_VARIANTS(VARIANT_ENTRY) {0}};
 
 qp_elt_binary_fn qp_elt_binary_get(qp_elt_binop op, int dtype, qp_isa isa)
 {
@@ -246,7 +247,7 @@ qp_elt_binary_fn qp_elt_binary_get(qp_elt_binop op, int dtype, qp_isa isa)
         return isa == QP_ISA_REF ? f32_vm_ref[op] : f32_vm[op];
     qp_elt_binary_fn best = ref_table[op][t];
     qp_isa best_isa = QP_ISA_REF;
-    for (size_t i = 0; i < sizeof variants / sizeof variants[0]; i++)
+    for (size_t i = 0; i + 1 < sizeof variants / sizeof variants[0]; i++)
         if (variants[i].op == op && variants[i].dtype == dtype && variants[i].isa <= isa &&
             variants[i].isa >= best_isa) {
             best = variants[i].fn;

@@ -196,7 +196,8 @@ static const qp_elt_unary_fn vm_table[QP_ELT_UNOP_COUNT] = {
 
 struct variant { qp_elt_unop op; int dtype; qp_elt_unary_fn fn; qp_isa isa; };
 #define VARIANT_ENTRY(op, dtype, fname, isa) {QP_ELT_##op, dtype, qp_elt_##fname, isa},
-static const struct variant variants[] = {QP_ELT_UNARY_VARIANTS(VARIANT_ENTRY)};
+/* ends with a zeroed entry the loops skip: the list is empty under QP_NO_AVX2 */
+static const struct variant variants[] = {QP_ELT_UNARY_VARIANTS(VARIANT_ENTRY) {0}};
 
 int qp_elt_unary_supported(qp_elt_unop op, int dtype)
 {
@@ -212,7 +213,7 @@ qp_elt_unary_fn qp_elt_unary_get(qp_elt_unop op, int dtype, qp_isa isa)
         return vm_table[op];
     qp_elt_unary_fn best = ref_table[op][type_index(dtype)];
     qp_isa best_isa = QP_ISA_REF;
-    for (size_t i = 0; i < sizeof variants / sizeof variants[0]; i++)
+    for (size_t i = 0; i + 1 < sizeof variants / sizeof variants[0]; i++)
         if (variants[i].op == op && variants[i].dtype == dtype && variants[i].isa <= isa &&
             variants[i].isa >= best_isa) {
             best = variants[i].fn;

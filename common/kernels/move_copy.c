@@ -89,7 +89,8 @@ DEF_T2D(8, uint64_t)
 
 struct t2d_variant { size_t es; qp_move_transpose2d_fn fn; qp_isa isa; };
 #define T2D_ENTRY(es, fname, isa) {es, qp_move_##fname, isa},
-static const struct t2d_variant t2d_variants[] = {QP_MOVE_TRANSPOSE2D_VARIANTS(T2D_ENTRY)};
+/* ends with a zeroed entry the loops skip: the list is empty under QP_NO_AVX2 */
+static const struct t2d_variant t2d_variants[] = {QP_MOVE_TRANSPOSE2D_VARIANTS(T2D_ENTRY) {0}};
 
 qp_move_transpose2d_fn qp_move_transpose2d_get(size_t es, qp_isa isa)
 {
@@ -97,7 +98,7 @@ qp_move_transpose2d_fn qp_move_transpose2d_get(size_t es, qp_isa isa)
                                 : es == 4 ? qp_move_transpose2d_4__ref : es == 8 ? qp_move_transpose2d_8__ref
                                 : NULL;
     qp_isa best_isa = QP_ISA_REF;
-    for (size_t i = 0; i < sizeof t2d_variants / sizeof t2d_variants[0]; i++)
+    for (size_t i = 0; i + 1 < sizeof t2d_variants / sizeof t2d_variants[0]; i++)
         if (t2d_variants[i].es == es && t2d_variants[i].isa <= isa && t2d_variants[i].isa >= best_isa) {
             best = t2d_variants[i].fn;
             best_isa = t2d_variants[i].isa;

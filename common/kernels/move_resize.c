@@ -175,13 +175,14 @@ void qp_move_repeat_4__ref(size_t n, size_t k, const void *px, void *py)
 
 struct rep_variant { size_t es; qp_move_repeat_fn fn; qp_isa isa; };
 #define REP_ENTRY(es, fname, isa) {es, qp_move_##fname, isa},
-static const struct rep_variant rep_variants[] = {QP_MOVE_REPEAT_VARIANTS(REP_ENTRY)};
+/* ends with a zeroed entry the loops skip: the list is empty under QP_NO_AVX2 */
+static const struct rep_variant rep_variants[] = {QP_MOVE_REPEAT_VARIANTS(REP_ENTRY) {0}};
 
 qp_move_repeat_fn qp_move_repeat_get(size_t es, qp_isa isa)
 {
     qp_move_repeat_fn best = es == 4 ? qp_move_repeat_4__ref : NULL;
     qp_isa best_isa = QP_ISA_REF;
-    for (size_t i = 0; i < sizeof rep_variants / sizeof rep_variants[0]; i++)
+    for (size_t i = 0; i + 1 < sizeof rep_variants / sizeof rep_variants[0]; i++)
         if (rep_variants[i].es == es && rep_variants[i].isa <= isa && rep_variants[i].isa >= best_isa) {
             best = rep_variants[i].fn;
             best_isa = rep_variants[i].isa;
@@ -254,12 +255,13 @@ void qp_move_lerp_gather_f32__ref(size_t outer, size_t n_in, size_t n_out, int K
 
 struct lerp_variant { qp_move_lerp_rows_fn rows; qp_move_lerp_gather_fn gather; qp_isa isa; };
 #define LERP_ENTRY(r, g, isa) {qp_move_##r, qp_move_##g, isa},
-static const struct lerp_variant lerp_variants[] = {QP_MOVE_LERP_VARIANTS(LERP_ENTRY)};
+/* ends with a zeroed entry the loops skip: the list is empty under QP_NO_AVX2 */
+static const struct lerp_variant lerp_variants[] = {QP_MOVE_LERP_VARIANTS(LERP_ENTRY) {0}};
 
 qp_move_lerp_rows_fn qp_move_lerp_rows_get(qp_isa isa)
 {
     qp_move_lerp_rows_fn best = qp_move_lerp_rows_f32__ref;
-    for (size_t i = 0; i < sizeof lerp_variants / sizeof lerp_variants[0]; i++)
+    for (size_t i = 0; i + 1 < sizeof lerp_variants / sizeof lerp_variants[0]; i++)
         if (lerp_variants[i].isa <= isa)
             best = lerp_variants[i].rows;
     return best;
@@ -268,7 +270,7 @@ qp_move_lerp_rows_fn qp_move_lerp_rows_get(qp_isa isa)
 qp_move_lerp_gather_fn qp_move_lerp_gather_get(qp_isa isa)
 {
     qp_move_lerp_gather_fn best = qp_move_lerp_gather_f32__ref;
-    for (size_t i = 0; i < sizeof lerp_variants / sizeof lerp_variants[0]; i++)
+    for (size_t i = 0; i + 1 < sizeof lerp_variants / sizeof lerp_variants[0]; i++)
         if (lerp_variants[i].isa <= isa)
             best = lerp_variants[i].gather;
     return best;

@@ -57,8 +57,9 @@ void qp_q_elt__ref(const qp_q_elt_params *e, size_t n, const void *a, size_t inc
 }
 
 #define QP_Q_ELT_ENTRY_(name, isa) {#name, isa, qp_q_elt__##name},
-const qp_q_elt_variant qp_q_elt_variants[] = {QP_Q_ELT_VARIANTS(QP_Q_ELT_ENTRY_)};
-const size_t qp_q_elt_n_variants = sizeof qp_q_elt_variants / sizeof qp_q_elt_variants[0];
+/* ends with a zeroed entry, not counted: the list is empty under QP_NO_AVX2 (vmath.h) */
+const qp_q_elt_variant qp_q_elt_variants[] = {QP_Q_ELT_VARIANTS(QP_Q_ELT_ENTRY_) {0}};
+const size_t qp_q_elt_n_variants = sizeof qp_q_elt_variants / sizeof qp_q_elt_variants[0] - 1;
 
 void qp_q_elt(const qp_q_elt_params *e, size_t n, const void *a, size_t inc_a, const void *b,
               size_t inc_b, void *y)

@@ -350,8 +350,10 @@ static void gemm_run(const qp_gemm_q_args *a, void *scratch, int bits)
     gemm_ctx g = {
         .a = a,
         .fn = qp_gemm_q_ukernel_pick(bits)->fn,
-        .pack_b = a->pack_b                         ? a->pack_b
+        .pack_b = a->pack_b ? a->pack_b
+#ifndef QP_NO_AVX2
                   : qp_kernels_isa() >= QP_ISA_AVX2 ? qp_gemm_q_pack_b_rows__avx2
+#endif
                                                     : qp_gemm_q_pack_b_rows,
         .pack_ctx = a->pack_b ? a->pack_b_ctx : &rows,
         .panels = panels_of((void *)a->packed_a),

@@ -40,8 +40,8 @@ static int64_t div_rtne(int64_t num, int64_t den, int sh)
 {
     if (sh > 40)
         return 0; /* num < 2^61 and den >= 2^30: the quotient is below 2^(31 - sh) <= 1/4 */
-    __int128 d = (__int128)den << sh;
-    __int128 q = (__int128)num / d, r = (__int128)num % d;
+    qp_i128 d = (qp_i128)den << sh;
+    qp_i128 q = (qp_i128)num / d, r = (qp_i128)num % d;
     if (2 * r > d || (2 * r == d && (q & 1)))
         q++;
     return (int64_t)q;

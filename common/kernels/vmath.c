@@ -18,7 +18,7 @@ static atomic_int isa_current; /* what dispatch uses */
 static void isa_init(void)
 {
     int best = QP_ISA_SCALAR;
-#if defined(__x86_64__) || defined(__i386__)
+#ifndef QP_NO_AVX2 /* (x86-64 only: vmath.h) */
     __builtin_cpu_init();
     if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
         best = QP_ISA_AVX2;

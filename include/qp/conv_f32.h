@@ -90,7 +90,7 @@ typedef struct qp_dwconv2d_f32_rows_args {
 typedef void (*qp_dwconv2d_f32_rows_fn)(const qp_dwconv2d_f32_rows_args *a);
 #define QP_DWCONV2D_F32_VARIANTS(X) \
     X(scalar, QP_ISA_SCALAR)        \
-    X(avx2, QP_ISA_AVX2)
+    QP_IF_AVX2(X(avx2, QP_ISA_AVX2))
 #define QP_DWCONV2D_F32_DECLARE_(name, isa) \
     void qp_dwconv2d_f32_rows__##name(const qp_dwconv2d_f32_rows_args *a);
 QP_DWCONV2D_F32_VARIANTS(QP_DWCONV2D_F32_DECLARE_)

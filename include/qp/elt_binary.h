@@ -59,13 +59,13 @@ void qp_elt_where(size_t elsize, const qp_elt_bcast *p, const unsigned char *con
 
 /* Variants beside the references, X(op, dtype, function, isa), as the dispatcher and the
  * checker see them (function qp_elt_<name>). */
-#define QP_ELT_BINARY_VARIANTS(X)                     \
-    X(PRELU, QP_DT_F32, prelu_f32__avx2, QP_ISA_AVX2) \
-    X(EQ, QP_DT_F32, eq_f32__avx2, QP_ISA_AVX2)       \
-    X(GT, QP_DT_F32, gt_f32__avx2, QP_ISA_AVX2)       \
-    X(LT, QP_DT_F32, lt_f32__avx2, QP_ISA_AVX2)       \
-    X(GE, QP_DT_F32, ge_f32__avx2, QP_ISA_AVX2)       \
-    X(LE, QP_DT_F32, le_f32__avx2, QP_ISA_AVX2)
+#define QP_ELT_BINARY_VARIANTS(X)                                 \
+    QP_IF_AVX2(X(PRELU, QP_DT_F32, prelu_f32__avx2, QP_ISA_AVX2)) \
+    QP_IF_AVX2(X(EQ, QP_DT_F32, eq_f32__avx2, QP_ISA_AVX2))       \
+    QP_IF_AVX2(X(GT, QP_DT_F32, gt_f32__avx2, QP_ISA_AVX2))       \
+    QP_IF_AVX2(X(LT, QP_DT_F32, lt_f32__avx2, QP_ISA_AVX2))       \
+    QP_IF_AVX2(X(GE, QP_DT_F32, ge_f32__avx2, QP_ISA_AVX2))       \
+    QP_IF_AVX2(X(LE, QP_DT_F32, le_f32__avx2, QP_ISA_AVX2))
 #define QP_ELT_BINARY_DECLARE_(op, dtype, fname, isa)                                           \
     void qp_elt_##fname(size_t n, const void *a, size_t inc_a, const void *b, size_t inc_b, \
                         void *y);

@@ -56,16 +56,16 @@ void qp_elt_unary(qp_elt_unop op, int dtype, const qp_elt_unary_params *p, size_
                   void *y);
 
 /* Variants beside the references: X(op, dtype, function, isa), function qp_elt_<name>. */
-#define QP_ELT_UNARY_VARIANTS(X)                                 \
-    X(NEG, QP_DT_F32, neg_f32__avx2, QP_ISA_AVX2)                \
-    X(ABS, QP_DT_F32, abs_f32__avx2, QP_ISA_AVX2)                \
-    X(FLOOR, QP_DT_F32, floor_f32__avx2, QP_ISA_AVX2)            \
-    X(CEIL, QP_DT_F32, ceil_f32__avx2, QP_ISA_AVX2)              \
-    X(ROUND, QP_DT_F32, round_f32__avx2, QP_ISA_AVX2)            \
-    X(SQRT, QP_DT_F32, sqrt_f32__avx2, QP_ISA_AVX2)              \
-    X(RECIPROCAL, QP_DT_F32, reciprocal_f32__avx2, QP_ISA_AVX2)  \
-    X(SOFTSIGN, QP_DT_F32, softsign_f32__avx2, QP_ISA_AVX2)      \
-    X(SIGN, QP_DT_F32, sign_f32__avx2, QP_ISA_AVX2)
+#define QP_ELT_UNARY_VARIANTS(X)                                            \
+    QP_IF_AVX2(X(NEG, QP_DT_F32, neg_f32__avx2, QP_ISA_AVX2))               \
+    QP_IF_AVX2(X(ABS, QP_DT_F32, abs_f32__avx2, QP_ISA_AVX2))               \
+    QP_IF_AVX2(X(FLOOR, QP_DT_F32, floor_f32__avx2, QP_ISA_AVX2))           \
+    QP_IF_AVX2(X(CEIL, QP_DT_F32, ceil_f32__avx2, QP_ISA_AVX2))             \
+    QP_IF_AVX2(X(ROUND, QP_DT_F32, round_f32__avx2, QP_ISA_AVX2))           \
+    QP_IF_AVX2(X(SQRT, QP_DT_F32, sqrt_f32__avx2, QP_ISA_AVX2))             \
+    QP_IF_AVX2(X(RECIPROCAL, QP_DT_F32, reciprocal_f32__avx2, QP_ISA_AVX2)) \
+    QP_IF_AVX2(X(SOFTSIGN, QP_DT_F32, softsign_f32__avx2, QP_ISA_AVX2))     \
+    QP_IF_AVX2(X(SIGN, QP_DT_F32, sign_f32__avx2, QP_ISA_AVX2))
 #define QP_ELT_UNARY_DECLARE_(op, dtype, fname, isa) \
     void qp_elt_##fname(const qp_elt_unary_params *p, size_t n, const void *x, void *y);
 QP_ELT_UNARY_VARIANTS(QP_ELT_UNARY_DECLARE_)

@@ -69,9 +69,9 @@ enum { QP_GEMM_LOAD_C = 1, QP_GEMM_BIAS = 2, QP_GEMM_CLAMP = 4 };
 typedef void (*qp_gemm_f32_ukernel_fn)(size_t kc, const float *a, const float *b, float *c,
                                        size_t ldc, const float *bias, unsigned flags, float lo,
                                        float hi);
-#define QP_GEMM_F32_UKERNELS(X)              \
-    X(4x8__scalar, QP_ISA_SCALAR, 4, 8)    \
-    X(6x16__avx2, QP_ISA_AVX2, 6, 16)
+#define QP_GEMM_F32_UKERNELS(X)         \
+    X(4x8__scalar, QP_ISA_SCALAR, 4, 8) \
+    QP_IF_AVX2(X(6x16__avx2, QP_ISA_AVX2, 6, 16))
 #define QP_GEMM_F32_DECLARE_(name, isa, mr, nr)                                           \
     void qp_gemm_f32_##name(size_t kc, const float *a, const float *b, float *c,          \
                             size_t ldc, const float *bias, unsigned flags, float lo, float hi);

@@ -32,7 +32,7 @@ qp_move_transpose2d_fn qp_move_transpose2d_get(size_t elsize, qp_isa isa);
 
 /* Variants beside the references: X(elsize, function, isa), function qp_move_<name>. */
 #define QP_MOVE_TRANSPOSE2D_VARIANTS(X) \
-    X(4, transpose2d_4__avx2, QP_ISA_AVX2)
+    QP_IF_AVX2(X(4, transpose2d_4__avx2, QP_ISA_AVX2))
 #define QP_MOVE_TRANSPOSE2D_DECLARE_(es, fname, isa) \
     void qp_move_##fname(size_t rows, size_t cols, const void *x, size_t ldx, void *y, size_t ldy);
 QP_MOVE_TRANSPOSE2D_VARIANTS(QP_MOVE_TRANSPOSE2D_DECLARE_)

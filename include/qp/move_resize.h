@@ -67,7 +67,7 @@ qp_move_lerp_gather_fn qp_move_lerp_gather_get(qp_isa isa);
 void qp_move_lerp_rows_f32__ref(size_t n, int K, const float *const *rows, const float *w, float *y);
 void qp_move_lerp_gather_f32__ref(size_t outer, size_t n_in, size_t n_out, int K, const int32_t *idx,
                                   const float *w, const float *x, float *y);
-#define QP_MOVE_LERP_VARIANTS(X) X(lerp_rows_f32__avx2, lerp_gather_f32__avx2, QP_ISA_AVX2)
+#define QP_MOVE_LERP_VARIANTS(X) QP_IF_AVX2(X(lerp_rows_f32__avx2, lerp_gather_f32__avx2, QP_ISA_AVX2))
 #define QP_MOVE_LERP_DECLARE_(rows, gather, isa)                                                         \
     void qp_move_##rows(size_t n, int K, const float *const *r, const float *w, float *y);               \
     void qp_move_##gather(size_t outer, size_t n_in, size_t n_out, int K, const int32_t *idx, const float *w, \
@@ -78,7 +78,7 @@ QP_MOVE_LERP_VARIANTS(QP_MOVE_LERP_DECLARE_)
 typedef void (*qp_move_repeat_fn)(size_t n, size_t k, const void *x, void *y);
 qp_move_repeat_fn qp_move_repeat_get(size_t elsize, qp_isa isa);
 void qp_move_repeat_4__ref(size_t n, size_t k, const void *x, void *y);
-#define QP_MOVE_REPEAT_VARIANTS(X) X(4, repeat_4__avx2, QP_ISA_AVX2)
+#define QP_MOVE_REPEAT_VARIANTS(X) QP_IF_AVX2(X(4, repeat_4__avx2, QP_ISA_AVX2))
 #define QP_MOVE_REPEAT_DECLARE_(es, fname, isa) void qp_move_##fname(size_t n, size_t k, const void *x, void *y);
 QP_MOVE_REPEAT_VARIANTS(QP_MOVE_REPEAT_DECLARE_)
 

@@ -1,5 +1,5 @@
 /* The runtime sources nbgexport writes into an exported project, embedded at build time by
- * runtime/embed.sh (static data; nothing to free). */
+ * filters/nbgexport_prj/embed.sh (static data; nothing to free). */
 #ifndef QP_NBGEXPORT_SRC_H
 #define QP_NBGEXPORT_SRC_H
 #include <stddef.h>

@@ -44,7 +44,7 @@ typedef float (*qp_global_pool_f32_plane_fn)(size_t hw, const float *x);
 #define QP_POOL_F32_VARIANTS(X) \
     X(ref, QP_ISA_REF)          \
     X(scalar, QP_ISA_SCALAR)    \
-    X(avx2, QP_ISA_AVX2)
+    QP_IF_AVX2(X(avx2, QP_ISA_AVX2))
 #define QP_POOL_F32_DECLARE_(name, isa)                                                       \
     void qp_maxpool2d_f32_plane__##name(const qp_pool2d_f32_params *p, const float *x,       \
                                         float *y);                                          \

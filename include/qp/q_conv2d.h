@@ -128,7 +128,7 @@ static inline size_t qp_dwconv2d_q_pad_rows(int oh, int sh, int kh, int dh)
 typedef void (*qp_dwconv2d_q_plane_fn)(const qp_dwconv2d_q_plane_args *a);
 #define QP_DWCONV2D_Q_VARIANTS(X) \
     X(scalar, QP_ISA_SCALAR)      \
-    X(avx2, QP_ISA_AVX2)
+    QP_IF_AVX2(X(avx2, QP_ISA_AVX2))
 #define QP_DWCONV2D_Q_DECLARE_(name, isa) \
     void qp_dwconv2d_q_plane__##name(const qp_dwconv2d_q_plane_args *a);
 QP_DWCONV2D_Q_VARIANTS(QP_DWCONV2D_Q_DECLARE_)
@@ -153,7 +153,7 @@ typedef struct qp_im2col_q_ctx {
 } qp_im2col_q_ctx;
 #define QP_IM2COL_Q_VARIANTS(X) \
     X(scalar, QP_ISA_SCALAR)    \
-    X(avx2, QP_ISA_AVX2)
+    QP_IF_AVX2(X(avx2, QP_ISA_AVX2))
 #define QP_IM2COL_Q_DECLARE_(name, isa) \
     void qp_im2col_q_pack__##name(const void *ctx, size_t n0, size_t nc, size_t K, int16_t *dst);
 QP_IM2COL_Q_VARIANTS(QP_IM2COL_Q_DECLARE_)

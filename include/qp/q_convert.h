@@ -37,7 +37,7 @@ float qp_fp16_to_f32_one(uint16_t h);
  * qp_q_dequantize_f32__<name>, qp_round_bf16_f32__<name>, qp_round_fp16_f32__<name>. */
 #define QP_Q_CONVERT_VARIANTS(X) \
     X(ref, QP_ISA_REF)           \
-    X(avx2, QP_ISA_AVX2)
+    QP_IF_AVX2(X(avx2, QP_ISA_AVX2))
 #define QP_Q_CONVERT_DECLARE_(name, isa)                                                      \
     void qp_q_convert__##name(const qp_qconvert *c, qp_qtype in, qp_qtype out, size_t n,      \
                               const void *x, void *y);                                        \

@@ -51,7 +51,7 @@ void qp_q_elt__ref(const qp_q_elt_params *e, size_t n, const void *a, size_t inc
 
 /* Variants: X(name, isa), qp_q_elt__<name> (the AVX2 one does Add/Sub on any types and Mul
  * on 8-bit inputs, and falls back to the reference for the rest). */
-#define QP_Q_ELT_VARIANTS(X) X(avx2, QP_ISA_AVX2)
+#define QP_Q_ELT_VARIANTS(X) QP_IF_AVX2(X(avx2, QP_ISA_AVX2))
 #define QP_Q_ELT_DECLARE_(name, isa)                                                         \
     void qp_q_elt__##name(const qp_q_elt_params *e, size_t n, const void *a, size_t inc_a,           \
                           const void *b, size_t inc_b, void *y);

@@ -101,11 +101,11 @@ typedef struct qp_gemm_q_tile {
 } qp_gemm_q_tile;
 typedef void (*qp_gemm_q_ukernel_fn)(const qp_gemm_q_tile *t);
 
-#define QP_GEMM_Q_UKERNELS(X)             \
-    X(q8_4x16__scalar, 8, QP_ISA_SCALAR)  \
-    X(q8_4x16__avx2, 8, QP_ISA_AVX2)      \
-    X(q16_4x16__scalar, 16, QP_ISA_SCALAR) \
-    X(q16_4x16__avx2, 16, QP_ISA_AVX2)
+#define QP_GEMM_Q_UKERNELS(X)                    \
+    X(q8_4x16__scalar, 8, QP_ISA_SCALAR)         \
+    QP_IF_AVX2(X(q8_4x16__avx2, 8, QP_ISA_AVX2)) \
+    X(q16_4x16__scalar, 16, QP_ISA_SCALAR)       \
+    QP_IF_AVX2(X(q16_4x16__avx2, 16, QP_ISA_AVX2))
 #define QP_GEMM_Q_DECLARE_(name, bits, isa) void qp_gemm_q_##name(const qp_gemm_q_tile *t);
 QP_GEMM_Q_UKERNELS(QP_GEMM_Q_DECLARE_)
 
@@ -132,6 +132,8 @@ typedef struct qp_gemm_q_rows {
     int32_t zp;
 } qp_gemm_q_rows;
 void qp_gemm_q_pack_b_rows(const void *ctx, size_t n0, size_t nc, size_t K, int16_t *dst);
+#ifndef QP_NO_AVX2
 void qp_gemm_q_pack_b_rows__avx2(const void *ctx, size_t n0, size_t nc, size_t K, int16_t *dst);
+#endif
 
 #endif

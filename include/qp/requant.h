@@ -106,8 +106,13 @@ typedef struct qp_qmul {
 double qp_rtne(double x);
 /* rtne(x / 2^n) for n >= 0, exact for every int64 x (0 for n >= 64). */
 int64_t qp_rshift_rtne(int64_t x, int n);
+/* 128-bit integers (wide products before a shift): GCC's and Clang's __int128, on 64-bit
+ * targets (x86-64, aarch64, riscv64; not 32-bit ARM), the one extension of ISO C11 the NBG
+ * runtime uses; __extension__ keeps -pedantic quiet about it. */
+__extension__ typedef __int128 qp_i128;
+__extension__ typedef unsigned __int128 qp_u128;
 /* The same for 128-bit values (0 for n >= 128). */
-__int128 qp_rshift_rtne128(__int128 x, int n);
+qp_i128 qp_rshift_rtne128(qp_i128 x, int n);
 
 /* ---- Multipliers --------------------------------------------------------------------------- */
 

@@ -15,6 +15,19 @@ typedef enum qp_isa {
     QP_ISA_COUNT
 } qp_isa;
 
+/* QP_NO_AVX2 builds without the *_avx2.c files: every variant list below drops its AVX2 entries
+ * (QP_IF_AVX2), dispatch never names an AVX2 symbol and the best ISA is QP_ISA_SCALAR.  Set
+ * automatically off x86-64 (the exported runtime on an ARM board), or by hand (`make PORTABLE=1`
+ * in an exported project).  A list left empty ends with a zeroed sentinel its users skip. */
+#if !defined(QP_NO_AVX2) && !defined(__x86_64__)
+#define QP_NO_AVX2
+#endif
+#ifdef QP_NO_AVX2
+#define QP_IF_AVX2(entry)
+#else
+#define QP_IF_AVX2(entry) entry
+#endif
+
 qp_isa qp_kernels_isa(void);
 int qp_kernels_isa_supported(qp_isa isa);
 /* For tests and benchmarks: force an ISA (lowered to the best supported one). Packed weights
@@ -78,15 +91,15 @@ void qp_vbinary_f32(qp_binop op, size_t n, const float *a, size_t inc_a, const f
 /* Variants.  X(name, variant, isa): every implementation of the unary functions above, the
  * list both the dispatcher and the checker walk.  qp_<name>_f32__<variant>. */
 typedef void (*qp_vunary_f32_fn)(size_t n, const float *x, float *y);
-#define QP_VUNARY_F32_VARIANTS(X)  \
-    X(vexp, ref, QP_ISA_REF)       \
-    X(vexp, avx2, QP_ISA_AVX2)     \
-    X(vsigmoid, ref, QP_ISA_REF)   \
-    X(vsigmoid, avx2, QP_ISA_AVX2) \
-    X(vsilu, ref, QP_ISA_REF)      \
-    X(vsilu, avx2, QP_ISA_AVX2)    \
-    X(vtanh, ref, QP_ISA_REF)      \
-    X(vtanh, avx2, QP_ISA_AVX2)
+#define QP_VUNARY_F32_VARIANTS(X)              \
+    X(vexp, ref, QP_ISA_REF)                   \
+    QP_IF_AVX2(X(vexp, avx2, QP_ISA_AVX2))     \
+    X(vsigmoid, ref, QP_ISA_REF)               \
+    QP_IF_AVX2(X(vsigmoid, avx2, QP_ISA_AVX2)) \
+    X(vsilu, ref, QP_ISA_REF)                  \
+    QP_IF_AVX2(X(vsilu, avx2, QP_ISA_AVX2))    \
+    X(vtanh, ref, QP_ISA_REF)                  \
+    QP_IF_AVX2(X(vtanh, avx2, QP_ISA_AVX2))
 #define QP_VMATH_DECLARE_UNARY_(name, variant, isa) \
     void qp_##name##_f32__##variant(size_t n, const float *x, float *y);
 QP_VUNARY_F32_VARIANTS(QP_VMATH_DECLARE_UNARY_)
@@ -102,7 +115,7 @@ extern const size_t qp_vunary_f32_n_variants;
 /* X(variant, isa) for qp_vact_f32, qp_vaffine_f32 and qp_vbinary_f32. */
 #define QP_VMISC_F32_VARIANTS(X) \
     X(ref, QP_ISA_REF)           \
-    X(avx2, QP_ISA_AVX2)
+    QP_IF_AVX2(X(avx2, QP_ISA_AVX2))
 #define QP_VMATH_DECLARE_MISC_(variant, isa)                                                   \
     void qp_vact_f32__##variant(qp_act act, size_t n, const float *x, float *y);               \
     void qp_vaffine_f32__##variant(size_t n, const float *x, float scale, float bias,          \

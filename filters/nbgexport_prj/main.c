@@ -134,10 +134,18 @@ static void set_input(qp_nbg *nb, int i, const char *path, int raw)
         qp_diag_die(rc, "%s: %s", path, qp_error_msg());
 }
 
+/* path = DIR/NAME; a path that does not fit is a usage error (the output directory's name). */
+static void join_path(char *path, size_t n, const char *dir, const char *name)
+{
+    int len = snprintf(path, n, "%s/%s", dir, name);
+    if (len < 0 || (size_t)len >= n)
+        qp_diag_die(QP_EUSAGE, "output path '%s/%s' is longer than %zu bytes", dir, name, n - 1);
+}
+
 static void write_outputs(const qp_nbg *nb, const char *dir)
 {
     char raw_dir[4096];
-    snprintf(raw_dir, sizeof raw_dir, "%s/raw", dir);
+    join_path(raw_dir, sizeof raw_dir, dir, "raw");
     if ((mkdir(dir, 0777) && errno != EEXIST) || (mkdir(raw_dir, 0777) && errno != EEXIST))
         qp_diag_die(QP_ESYS, "cannot create '%s': %s", raw_dir, strerror(errno));
     for (int i = 0; i < qp_nbg_n_outputs(nb); i++) {
@@ -150,11 +158,11 @@ static void write_outputs(const qp_nbg *nb, const char *dir)
         if (!rc)
             rc = out_name(name, sizeof name, io.key, &f);
         if (!rc) {
-            snprintf(path, sizeof path, "%s/%s", dir, name);
+            join_path(path, sizeof path, dir, name);
             rc = qp_tensorio_write_npy(path, &f);
         }
         if (!rc) {
-            snprintf(path, sizeof path, "%s/%s", raw_dir, name);
+            join_path(path, sizeof path, raw_dir, name);
             rc = qp_tensorio_write_npy(path, &q->t);
         }
         qp_tensor_free(&f);
