@@ -43,6 +43,9 @@ static const char usage[] =
     "                             (repeatable, or a comma list; each field must reach C)\n"
     "  --max-int16-share S        at most the share S (0..1) of the MACs promoted\n"
     "  --max-runs N               stop pruning after N verification runs (default 40)\n"
+    "  --rank single|target       rank the layers by their own error (qinfer --analyze,\n"
+    "                             the default) or by the target cosine with each layer\n"
+    "                             alone left quantized (one verification run per layer)\n"
     "  --report FILE              the report to FILE instead of standard error\n"
     "  -v, --verbose              list the converters on standard error\n"
     "  -h, --help                 this help\n"
@@ -60,7 +63,7 @@ struct opts {
     const char *quantize, *write, *from, *to;
     struct assign *layer;
     int n_layer, list, verbose;
-    int autom, iter_given;
+    int autom, iter_given, rank_given;
     const char *meta, *report;
     struct qmix_auto_opts a;
     qp_qtable *keep;            /* --auto: the stream's table, owner of the normalised --to */
@@ -116,7 +119,7 @@ static void parse_fields(struct opts *o, const char *given)
 
 static void parse(int argc, char **argv, struct opts *o)
 {
-    enum { O_LAYER = 256, O_FROM, O_TO, O_LIST, O_AUTO, O_META, O_ITER, O_COS, O_FIELD, O_SHARE, O_REPORT, O_RUNS };
+    enum { O_LAYER = 256, O_FROM, O_TO, O_LIST, O_AUTO, O_META, O_ITER, O_COS, O_FIELD, O_SHARE, O_REPORT, O_RUNS, O_RANK };
     static const struct option lo[] = {
         {"model-quantize", required_argument, 0, 'q'},
         {"write-quantize", required_argument, 0, 'o'},
@@ -132,6 +135,7 @@ static void parse(int argc, char **argv, struct opts *o)
         {"max-int16-share", required_argument, 0, O_SHARE},
         {"report", required_argument, 0, O_REPORT},
         {"max-runs", required_argument, 0, O_RUNS},
+        {"rank", required_argument, 0, O_RANK},
         {"verbose", no_argument, 0, 'v'},
         {0, 0, 0, 0},
     };
@@ -172,6 +176,13 @@ static void parse(int argc, char **argv, struct opts *o)
             if (o->a.max_runs != strtod(optarg, NULL))
                 qp_cli_usage_error("--max-runs '%s' is not a count from 1 to 100000", optarg);
             break;
+        case O_RANK:
+            if (!strcmp(optarg, "target"))
+                o->a.rank_target = 1;
+            else if (strcmp(optarg, "single"))
+                qp_cli_usage_error("--rank '%s' is not single or target", optarg);
+            o->rank_given = 1;
+            break;
         case O_LAYER: {
             char *eq = strrchr(optarg, '=');
             if (!eq || eq == optarg || !eq[1])
@@ -202,9 +213,10 @@ static void parse(int argc, char **argv, struct opts *o)
         o->a.to = o->to ? o->to : "dynamic_fixed_point-i16";
         return;
     }
-    if (o->meta || o->report || o->iter_given || o->a.has_cos || o->a.has_share || o->a.n_field || o->a.max_runs)
+    if (o->meta || o->report || o->iter_given || o->a.has_cos || o->a.has_share || o->a.n_field || o->a.max_runs ||
+        o->rank_given)
         qp_cli_usage_error("--input-meta, --iterations, --target-cos, --target-field, --max-int16-share, "
-                           "--max-runs and --report go with --auto");
+                           "--max-runs, --rank and --report go with --auto");
     if (!o->from != !o->to)
         qp_cli_usage_error("--from and --to go together");
     if (!o->quantize && !o->n_layer && !o->from)

@@ -16,6 +16,7 @@ struct qmix_auto_opts {
     int has_cos;
     double max_share;           /* share of MACs in the promotion type, at most */
     int has_share;
+    int rank_target;            /* rank by each layer's damage on the targets (leave-one-out) */
     const char *to;             /* the promotion type (normalised) */
     struct {
         const char *name;       /* or NULL */

@@ -113,7 +113,8 @@ obj_cos() {
 @test "bad option values are one-line usage errors" {
     for args in "--target-cos 2" "--target-cos x" "--target-field 5:4 --target-cos 0.5" \
         "--target-field x --target-cos 0.5" "--target-field =1:2 --target-cos 0.5" \
-        "--max-int16-share 1.5" "--iterations 0 --target-cos 0.5" "--max-runs -1 --target-cos 0.5"; do
+        "--max-int16-share 1.5" "--iterations 0 --target-cos 0.5" "--max-runs -1 --target-cos 0.5" \
+        "--rank x --target-cos 0.5"; do
         run -2 --separate-stderr qmix --auto --input-meta "$F/y.yml" $args < "$F/q.ir"
         assert_clean_failure qmix "is not"
     done
