@@ -43,6 +43,8 @@ static const char usage[] =
     "                             (repeatable, or a comma list; each field must reach C)\n"
     "  --max-int16-share S        at most the share S (0..1) of the MACs promoted\n"
     "  --max-runs N               stop pruning after N verification runs (default 40)\n"
+    "  --target-output KEY        only the outputs KEY matches (an fnmatch pattern;\n"
+    "                             repeatable) are targets\n"
     "  --rank single|target       rank the layers by their own error (qinfer --analyze,\n"
     "                             the default) or by the target cosine with each layer\n"
     "                             alone left quantized (one verification run per layer)\n"
@@ -119,7 +121,7 @@ static void parse_fields(struct opts *o, const char *given)
 
 static void parse(int argc, char **argv, struct opts *o)
 {
-    enum { O_LAYER = 256, O_FROM, O_TO, O_LIST, O_AUTO, O_META, O_ITER, O_COS, O_FIELD, O_SHARE, O_REPORT, O_RUNS, O_RANK };
+    enum { O_LAYER = 256, O_FROM, O_TO, O_LIST, O_AUTO, O_META, O_ITER, O_COS, O_FIELD, O_SHARE, O_REPORT, O_RUNS, O_RANK, O_OUTPUT };
     static const struct option lo[] = {
         {"model-quantize", required_argument, 0, 'q'},
         {"write-quantize", required_argument, 0, 'o'},
@@ -136,6 +138,7 @@ static void parse(int argc, char **argv, struct opts *o)
         {"report", required_argument, 0, O_REPORT},
         {"max-runs", required_argument, 0, O_RUNS},
         {"rank", required_argument, 0, O_RANK},
+        {"target-output", required_argument, 0, O_OUTPUT},
         {"verbose", no_argument, 0, 'v'},
         {0, 0, 0, 0},
     };
@@ -176,6 +179,11 @@ static void parse(int argc, char **argv, struct opts *o)
             if (o->a.max_runs != strtod(optarg, NULL))
                 qp_cli_usage_error("--max-runs '%s' is not a count from 1 to 100000", optarg);
             break;
+        case O_OUTPUT:
+            if (o->a.n_output == QMIX_AUTO_MAX_FIELDS)
+                qp_cli_usage_error("more than %d --target-output", QMIX_AUTO_MAX_FIELDS);
+            o->a.output[o->a.n_output++] = optarg;
+            break;
         case O_RANK:
             if (!strcmp(optarg, "target"))
                 o->a.rank_target = 1;
@@ -206,6 +214,8 @@ static void parse(int argc, char **argv, struct opts *o)
             qp_cli_usage_error("--auto needs --target-cos C or --max-int16-share S");
         if (o->a.n_field && !o->a.has_cos)
             qp_cli_usage_error("--target-field needs --target-cos");
+        if (o->a.n_output && !o->a.has_cos)
+            qp_cli_usage_error("--target-output needs --target-cos");
         if (!o->iter_given)
             o->a.iterations = 4;
         if (!o->a.max_runs)
@@ -214,9 +224,9 @@ static void parse(int argc, char **argv, struct opts *o)
         return;
     }
     if (o->meta || o->report || o->iter_given || o->a.has_cos || o->a.has_share || o->a.n_field || o->a.max_runs ||
-        o->rank_given)
+        o->rank_given || o->a.n_output)
         qp_cli_usage_error("--input-meta, --iterations, --target-cos, --target-field, --max-int16-share, "
-                           "--max-runs, --rank and --report go with --auto");
+                           "--target-output, --max-runs, --rank and --report go with --auto");
     if (!o->from != !o->to)
         qp_cli_usage_error("--from and --to go together");
     if (!o->quantize && !o->n_layer && !o->from)

@@ -7,6 +7,7 @@
  * samples (qp/qexec.h).  The smallest k that reaches the target is found by doubling, then
  * bisection; then seeds, least sensitive first, are dropped while the target still holds.
  * Everything is in a fixed order, so the result is the same whatever QP_THREADS. */
+#include <fnmatch.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -98,9 +99,22 @@ static int make_targets(struct au *A)
     A->tgt_name = qp_calloc(n, sizeof *A->tgt_name);
     if (!A->tgt_out || !A->tgt_a || !A->tgt_b || !A->tgt_name)
         return QP_ESYS;
+    for (int i = 0; i < o->n_output; i++) {
+        int hit = 0;
+        for (int k = 0; k < g->n_outputs; k++)
+            hit |= !fnmatch(o->output[i], g->output_keys[k], 0);
+        if (!hit)
+            return qp_errorf(QP_EUSAGE, "--target-output '%s' matches no model output (%s%s)", o->output[i],
+                             g->output_keys[0], g->n_outputs > 1 ? ", ..." : "");
+    }
     for (int k = 0; k < g->n_outputs; k++) {
         const qp_value *v = &g->values[g->outputs[k]];
         int64_t last = v->rank ? v->dims[v->rank - 1] : 1;
+        int hit = !o->n_output;
+        for (int i = 0; i < o->n_output; i++)
+            hit |= !fnmatch(o->output[i], g->output_keys[k], 0);
+        if (!hit)
+            continue;
         for (int f = 0; f < nf; f++) {
             int t = A->n_tgt++;
             A->tgt_out[t] = k;

@@ -23,6 +23,8 @@ struct qmix_auto_opts {
         int a, b;               /* [a, b) of the last axis */
     } field[QMIX_AUTO_MAX_FIELDS];
     int n_field;
+    const char *output[QMIX_AUTO_MAX_FIELDS];  /* --target-output: fnmatch patterns of output keys */
+    int n_output;
 };
 
 /* The table of g with the chosen layers in o->to, applied (qp_qmix_apply), and the report.
