@@ -64,6 +64,6 @@ row "tail+score heads" mix heads-i16 --from "$tail" --to dynamic_fixed_point-i16
     --layer '*conv2d_1[78]/*=dynamic_fixed_point-i16' --layer '*classificators*=dynamic_fixed_point-i16'
 # qmix --auto searches on the 16 calibration photos (the held-out mirror images are the table's); 0.992 there
 # holds 0.99 on the held-out ones; the report (MAC share, layers, runs) in WORKDIR/auto.report
-row "auto"             mix auto --auto --rank target --input-meta "$work/calib-inputmeta.yml" --iterations 16 \
-    --target-cos 0.992 --target-field scores=16:17 --report "$work/auto.report"
+row "auto"             mix auto --auto --rank target --max-runs 80 --input-meta "$work/calib-inputmeta.yml" \
+    --iterations 16 --target-cos 0.992 --target-field scores=16:17 --report "$work/auto.report"
 summary_print "i16 MAC layers"
