@@ -66,6 +66,15 @@ holds() { [ -n "$1" ] && awk -v a="$1" -v b="${3:-0}" "BEGIN { exit !($2) }"; }
     grep -q '^ranking on the targets (--rank target): ' "$BATS_FILE_TMPDIR/w/auto.report"
 }
 
+@test "blazeface.sh: --rank target chooses the same layers at QP_THREADS=1 as the pipeline's run (all CPUs)" {
+    local w=$BATS_FILE_TMPDIR/w
+    cd "$BATS_TEST_TMPDIR"
+    QP_THREADS=1 qmix --auto --rank target --max-runs 80 --input-meta "$w/calib-inputmeta.yml" --iterations 16 \
+        --target-cos 0.992 --target-field scores=16:17 -o t1.quantize --report t1.txt < "$w/pcq.ir" > t1.ir
+    cmp t1.quantize "$w/auto.quantize"
+    diff <(grep -v '^verification runs' t1.txt) <(grep -v '^verification runs' "$w/auto.report")
+}
+
 @test "blazeface.sh: a missing model is one error line, exit 1, no table" {
     run -1 --separate-stderr "$QP_ROOT/pipelines/blazeface.sh" "$BATS_TEST_TMPDIR/w" "$BATS_TEST_TMPDIR/none.onnx"
     assert_clean_failure blazeface.sh "none.onnx"
