@@ -43,6 +43,11 @@ static const char usage[] =
     "                             (repeatable, or a comma list; each field must reach C)\n"
     "  --max-int16-share S        at most the share S (0..1) of the MACs promoted\n"
     "  --max-runs N               stop pruning after N verification runs (default 40)\n"
+    "  --target-output KEY        only the outputs KEY matches (an fnmatch pattern;\n"
+    "                             repeatable) are targets\n"
+    "  --rank single|target       rank the layers by their own error (qinfer --analyze,\n"
+    "                             the default) or by the target cosine with each layer\n"
+    "                             alone left quantized (one verification run per layer)\n"
     "  --report FILE              the report to FILE instead of standard error\n"
     "  -v, --verbose              list the converters on standard error\n"
     "  -h, --help                 this help\n"
@@ -60,7 +65,7 @@ struct opts {
     const char *quantize, *write, *from, *to;
     struct assign *layer;
     int n_layer, list, verbose;
-    int autom, iter_given;
+    int autom, iter_given, rank_given;
     const char *meta, *report;
     struct qmix_auto_opts a;
     qp_qtable *keep;            /* --auto: the stream's table, owner of the normalised --to */
@@ -116,7 +121,7 @@ static void parse_fields(struct opts *o, const char *given)
 
 static void parse(int argc, char **argv, struct opts *o)
 {
-    enum { O_LAYER = 256, O_FROM, O_TO, O_LIST, O_AUTO, O_META, O_ITER, O_COS, O_FIELD, O_SHARE, O_REPORT, O_RUNS };
+    enum { O_LAYER = 256, O_FROM, O_TO, O_LIST, O_AUTO, O_META, O_ITER, O_COS, O_FIELD, O_SHARE, O_REPORT, O_RUNS, O_RANK, O_OUTPUT };
     static const struct option lo[] = {
         {"model-quantize", required_argument, 0, 'q'},
         {"write-quantize", required_argument, 0, 'o'},
@@ -132,6 +137,8 @@ static void parse(int argc, char **argv, struct opts *o)
         {"max-int16-share", required_argument, 0, O_SHARE},
         {"report", required_argument, 0, O_REPORT},
         {"max-runs", required_argument, 0, O_RUNS},
+        {"rank", required_argument, 0, O_RANK},
+        {"target-output", required_argument, 0, O_OUTPUT},
         {"verbose", no_argument, 0, 'v'},
         {0, 0, 0, 0},
     };
@@ -172,6 +179,18 @@ static void parse(int argc, char **argv, struct opts *o)
             if (o->a.max_runs != strtod(optarg, NULL))
                 qp_cli_usage_error("--max-runs '%s' is not a count from 1 to 100000", optarg);
             break;
+        case O_OUTPUT:
+            if (o->a.n_output == QMIX_AUTO_MAX_FIELDS)
+                qp_cli_usage_error("more than %d --target-output", QMIX_AUTO_MAX_FIELDS);
+            o->a.output[o->a.n_output++] = optarg;
+            break;
+        case O_RANK:
+            if (!strcmp(optarg, "target"))
+                o->a.rank_target = 1;
+            else if (strcmp(optarg, "single"))
+                qp_cli_usage_error("--rank '%s' is not single or target", optarg);
+            o->rank_given = 1;
+            break;
         case O_LAYER: {
             char *eq = strrchr(optarg, '=');
             if (!eq || eq == optarg || !eq[1])
@@ -195,6 +214,8 @@ static void parse(int argc, char **argv, struct opts *o)
             qp_cli_usage_error("--auto needs --target-cos C or --max-int16-share S");
         if (o->a.n_field && !o->a.has_cos)
             qp_cli_usage_error("--target-field needs --target-cos");
+        if (o->a.n_output && !o->a.has_cos)
+            qp_cli_usage_error("--target-output needs --target-cos");
         if (!o->iter_given)
             o->a.iterations = 4;
         if (!o->a.max_runs)
@@ -202,9 +223,10 @@ static void parse(int argc, char **argv, struct opts *o)
         o->a.to = o->to ? o->to : "dynamic_fixed_point-i16";
         return;
     }
-    if (o->meta || o->report || o->iter_given || o->a.has_cos || o->a.has_share || o->a.n_field || o->a.max_runs)
+    if (o->meta || o->report || o->iter_given || o->a.has_cos || o->a.has_share || o->a.n_field || o->a.max_runs ||
+        o->rank_given || o->a.n_output)
         qp_cli_usage_error("--input-meta, --iterations, --target-cos, --target-field, --max-int16-share, "
-                           "--max-runs and --report go with --auto");
+                           "--target-output, --max-runs, --rank and --report go with --auto");
     if (!o->from != !o->to)
         qp_cli_usage_error("--from and --to go together");
     if (!o->quantize && !o->n_layer && !o->from)

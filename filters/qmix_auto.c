@@ -2,10 +2,12 @@
  * the per-layer analysis (qp/analyze.h) ranks the quantized layers by their own error (single
  * cosine, then SQNR, then graph order); a candidate set is the top k of that ranking closed
  * over the graph (a promoted layer drags its data-moving neighbours, so no converter sits
- * where it buys nothing); each candidate is verified by running the quantized model on the
+ * where it buys nothing); with --rank target the ranking is by each layer's damage per MAC on
+ * the targets instead (one run per layer); each candidate is verified by running the quantized model on the
  * samples (qp/qexec.h).  The smallest k that reaches the target is found by doubling, then
  * bisection; then seeds, least sensitive first, are dropped while the target still holds.
  * Everything is in a fixed order, so the result is the same whatever QP_THREADS. */
+#include <fnmatch.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,6 +42,7 @@ struct au {
     double *macs;               /* per node */
     double total_macs;
     int runs;
+    int rank_runs;              /* --rank target's runs, not counted in runs */
     FILE *log;                  /* the report's search lines (a memory stream) */
 };
 
@@ -96,9 +99,22 @@ static int make_targets(struct au *A)
     A->tgt_name = qp_calloc(n, sizeof *A->tgt_name);
     if (!A->tgt_out || !A->tgt_a || !A->tgt_b || !A->tgt_name)
         return QP_ESYS;
+    for (int i = 0; i < o->n_output; i++) {
+        int hit = 0;
+        for (int k = 0; k < g->n_outputs; k++)
+            hit |= !fnmatch(o->output[i], g->output_keys[k], 0);
+        if (!hit)
+            return qp_errorf(QP_EUSAGE, "--target-output '%s' matches no model output (%s%s)", o->output[i],
+                             g->output_keys[0], g->n_outputs > 1 ? ", ..." : "");
+    }
     for (int k = 0; k < g->n_outputs; k++) {
         const qp_value *v = &g->values[g->outputs[k]];
         int64_t last = v->rank ? v->dims[v->rank - 1] : 1;
+        int hit = !o->n_output;
+        for (int i = 0; i < o->n_output; i++)
+            hit |= !fnmatch(o->output[i], g->output_keys[k], 0);
+        if (!hit)
+            continue;
         for (int f = 0; f < nf; f++) {
             int t = A->n_tgt++;
             A->tgt_out[t] = k;
@@ -327,6 +343,69 @@ done:
     return rc;
 }
 
+struct lo1 {
+    double cos;     /* the lowest target cosine with the layer alone left quantized */
+    double key;
+    int pos;        /* its place in the single-error ranking */
+    int ni;
+};
+
+static int cmp_lo1(const void *a, const void *b)
+{
+    const struct lo1 *x = a, *y = b;
+    if (x->key != y->key)
+        return x->key < y->key ? -1 : 1;
+    return (x->pos > y->pos) - (x->pos < y->pos);
+}
+
+/* --rank target: every layer with arithmetic (not data-moving) after the output producers is
+ * verified alone left quantized, every other quantized layer promoted; its damage is the drop
+ * of the lowest target cosine from the all-promoted run.  The layers with the most damage per
+ * MAC come first (a cheap layer that hurts before an expensive one that hurts a little: the
+ * greedy order of the knapsack); ties and the data-moving layers, which the closure drags
+ * anyway, keep the single-error order.  These runs are not counted against --max-runs. */
+static int rank_on_target(struct au *A, int *rank, int na, int nr, const unsigned char *cand, unsigned char *mark,
+                          struct run *r)
+{
+    const qp_graph *g = A->g;
+    int nn = g->n_nodes, rc = 0, nl = 0, runs0 = A->runs;
+    struct lo1 *l = qp_calloc((size_t)nr + 1, sizeof *l);
+    if (!l)
+        return QP_ESYS;
+    memcpy(mark, cand, (size_t)nn);
+    if ((rc = verify(A, mark, r))) {
+        free(l);
+        return rc;
+    }
+    double all = r->worst;
+    for (int i = na; i < nr; i++) {
+        int ni = rank[i];
+        l[nl] = (struct lo1){INFINITY, INFINITY, i, ni};
+        if (!is_moving(g->nodes[ni].op_type)) {
+            memcpy(mark, cand, (size_t)nn);
+            mark[ni] = 0;
+            if ((rc = verify(A, mark, r)))
+                break;
+            l[nl].cos = r->worst;
+            /* the damage per MAC, negated: the most first */
+            l[nl].key = -(all - r->worst) / (A->macs[ni] > 0 ? A->macs[ni] : 1);
+        }
+        nl++;
+    }
+    if (!rc) {
+        qsort(l, (size_t)nl, sizeof *l, cmp_lo1);
+        for (int i = 0; i < nl; i++)
+            rank[na + i] = l[i].ni;
+        fprintf(A->log, "ranking on the targets (--rank target): %d runs, each layer alone left quantized; first %s "
+                        "(%.6f)\n",
+                A->runs - runs0, nl ? g->nodes[l[0].ni].key : "-", nl ? l[0].cos : 0.0);
+    }
+    A->rank_runs = A->runs - runs0;
+    A->runs = runs0;
+    free(l);
+    return rc;
+}
+
 /* ---- the search -------------------------------------------------------------------------------- */
 
 static int search(struct au *A, qp_samples *io, qp_qtable **result, char **report)
@@ -393,6 +472,8 @@ static int search(struct au *A, qp_samples *io, qp_qtable **result, char **repor
                     "samples (qinfer --analyze), first %s (%.6f)\n",
             nr, na, na == 1 ? "" : "s", A->n, nr > na ? g->nodes[rank[na]].key : "-",
             nr > na ? qp_analyze_get(&rows[rank[na]].s).cos : 0.0);
+    if (o->rank_target && (rc = rank_on_target(A, rank, na, nr, cand, mark, &r)))
+        goto out;
     /* 2. the largest set the budget allows */
     int kmax = nr;
     if (o->has_share) {
@@ -522,6 +603,8 @@ static int search(struct au *A, qp_samples *io, qp_qtable **result, char **repor
             fprintf(f, " (target %g)", o->target_cos);
         fprintf(f, "\n");
     }
+    if (o->rank_target)
+        fprintf(f, "ranking runs: %d\n", A->rank_runs);
     fprintf(f, "verification runs: %d, %d samples each; %.1f s\n", A->runs, A->n,
             (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9);
     *result = t;

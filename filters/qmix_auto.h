@@ -16,12 +16,15 @@ struct qmix_auto_opts {
     int has_cos;
     double max_share;           /* share of MACs in the promotion type, at most */
     int has_share;
+    int rank_target;            /* rank by each layer's damage on the targets (leave-one-out) */
     const char *to;             /* the promotion type (normalised) */
     struct {
         const char *name;       /* or NULL */
         int a, b;               /* [a, b) of the last axis */
     } field[QMIX_AUTO_MAX_FIELDS];
     int n_field;
+    const char *output[QMIX_AUTO_MAX_FIELDS];  /* --target-output: fnmatch patterns of output keys */
+    int n_output;
 };
 
 /* The table of g with the chosen layers in o->to, applied (qp_qmix_apply), and the report.

@@ -5,7 +5,9 @@
 # Ends with one table, the mean over the samples of the cosine against golden, whole and per field: float
 # (against onnxruntime-node on the same input tensors, when MODEL names the ONNX model), the table the list is
 # applied to, the hybrid, and the same list in float32 (the ceiling of any change of only these layers).
-# usage: hybrid.sh WORKDIR LAYERS.quantize [QUANTIZER QTYPE]   env FIELDS for tsim --fields, MODEL
+# With AUTO (qmix --auto's target options, e.g. AUTO="--target-field 4:5 --target-cos 0.7"), a last row: the
+# layers qmix --auto chooses on the same samples (its report in WORKDIR/NAME.auto.report).
+# usage: hybrid.sh WORKDIR LAYERS.quantize [QUANTIZER QTYPE]   env FIELDS for tsim --fields, MODEL, AUTO
 set -euo pipefail
 [ $# -ge 2 ] || { echo "usage: hybrid.sh WORKDIR LAYERS.quantize [QUANTIZER QTYPE]" >&2; exit 2; }
 work=$1 layers=$2 q=${3:-perchannel_symmetric_affine} t=${4:-int8}
@@ -51,5 +53,15 @@ rm -rf "$work/list-f32"
 qinfer -q --dtype quantized --input-meta "$meta" --iterations "$n" --format npy --output-dir "$work/list-f32" \
     < "$f32.ir"
 summary_row "list in float32" "$work/list-f32" "$(summary_i16 "$f32.quantize")"
+# qmix --auto on the same table, searched on the same samples, when AUTO gives its target options
+if [ -n "${AUTO:-}" ]; then
+    # shellcheck disable=SC2086  # AUTO is a list of options
+    qmix --auto --input-meta "$meta" --iterations "$n" $AUTO -o "$work/$name.auto.quantize" \
+        --report "$work/$name.auto.report" < "$qir" > "$work/$name.auto.ir"
+    rm -rf "$work/auto"
+    qinfer -q --dtype quantized --input-meta "$meta" --iterations "$n" --format npy --output-dir "$work/auto" \
+        < "$work/$name.auto.ir"
+    summary_row "auto" "$work/auto" "$(summary_i16 "$work/$name.auto.quantize")"
+fi
 echo
 summary_print "i16 MAC layers"

@@ -22,10 +22,10 @@ col() {   # ROW-LABEL COLUMN (1 whole, 2 boxes, 3 keypoints, 4 scores, 5 int16 l
 # holds A EXPR [B]: the awk expression EXPR of the numbers a and b is true (an empty A is a failure)
 holds() { [ -n "$1" ] && awk -v a="$1" -v b="${3:-0}" "BEGIN { exit !($2) }"; }
 
-@test "blazeface.sh: one table, a header and the seven rows, cosines in [0, 1]" {
-    [ "$(wc -l < "$T")" -ge 8 ]
+@test "blazeface.sh: one table, a header and the eight rows, cosines in [0, 1]" {
+    [ "$(wc -l < "$T")" -ge 9 ]
     local l c v
-    for l in "float (ort)" uint8 "int8 PCQ" "int16 DFP" "hybrid tail i16" "float32 tail" "tail+score heads"; do
+    for l in "float (ort)" uint8 "int8 PCQ" "int16 DFP" "hybrid tail i16" "float32 tail" "tail+score heads" auto; do
         for c in 1 2 3 4; do
             v=$(col "$l" $c)
             [ -n "$v" ] || { echo "no column $c in row '$l'"; cat "$T"; return 1; }
@@ -50,6 +50,29 @@ holds() { [ -n "$1" ] && awk -v a="$1" -v b="${3:-0}" "BEGIN { exit !($2) }"; }
     holds "$(col "hybrid tail i16" 4)" 'a > b - 0.01' "$(col "float32 tail" 4)"
     holds "$(col "hybrid tail i16" 1)" 'a >= b' "$(col "int8 PCQ" 1)"
     holds "$(col "tail+score heads" 4)" 'a > b' "$(col "float32 tail" 4)"
+}
+
+# Issue #4's bar: scores >= 0.99 on the held-out images at an int16 MAC share well below 100% (asked: < 50%).
+# Measured (2026-11-25): 0.9912 held-out at 73.2% of the MACs (target 0.992 on the calibration photos, 80 runs;
+# 0.99 there gives 56.7% but 0.988 held-out). The < 50% is NOT met: the score cosine is the sum of many small
+# int8 errors over the backbone (conv2d_1, the first depthwise layers, conv2d_16, the score head conv2d_18),
+# so the share asserted here is what is reached, not the issue's.
+@test "blazeface.sh: qmix --auto, searched on the calibration photos, holds 0.99 on the held-out scores" {
+    holds "$(col auto 4)" 'a >= 0.99'
+    holds "$(col auto 1)" 'a >= b' "$(col "int8 PCQ" 1)"
+    local share
+    share=$(awk '/^cost: / { sub("%", "", $2); print $2 }' "$BATS_FILE_TMPDIR/w/auto.report")
+    holds "$share" 'a > 0 && a < 80'
+    grep -q '^ranking on the targets (--rank target): ' "$BATS_FILE_TMPDIR/w/auto.report"
+}
+
+@test "blazeface.sh: --rank target chooses the same layers at QP_THREADS=1 as the pipeline's run (all CPUs)" {
+    local w=$BATS_FILE_TMPDIR/w
+    cd "$BATS_TEST_TMPDIR"
+    QP_THREADS=1 qmix --auto --rank target --max-runs 80 --input-meta "$w/calib-inputmeta.yml" --iterations 16 \
+        --target-cos 0.992 --target-field scores=16:17 -o t1.quantize --report t1.txt < "$w/pcq.ir" > t1.ir
+    cmp t1.quantize "$w/auto.quantize"
+    diff <(grep -v '^verification runs' t1.txt) <(grep -v '^verification runs' "$w/auto.report")
 }
 
 @test "blazeface.sh: a missing model is one error line, exit 1, no table" {

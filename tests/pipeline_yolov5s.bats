@@ -11,7 +11,9 @@ setup_file() {
         "$QP_ROOT/tests/data/images/chelsea.jpg" >/dev/null
     FIELDS=boxes:4,obj:1,cls:80 "$QP_ROOT/pipelines/int8.sh" "$W" > "$W/int8.txt"
     local ort=$QP_CACHE/ort/node_modules/onnxruntime-node/package.json   # the float row needs onnxruntime
-    MODEL=$([ ! -f "$ort" ] || echo "$M") FIELDS=boxes:4,obj:1,cls:80 "$QP_ROOT/pipelines/hybrid.sh" "$W" \
+    # AUTO: 0.6, as tests/qmix_auto.bats (on these two photos int16 everywhere gives 0.68)
+    MODEL=$([ ! -f "$ort" ] || echo "$M") FIELDS=boxes:4,obj:1,cls:80 AUTO="--target-field 4:5 --target-cos 0.6" \
+        "$QP_ROOT/pipelines/hybrid.sh" "$W" \
         "$QP_ROOT/pipelines/yolov5s-hybrid.quantize" > "$W/hybrid.txt"
 }
 
@@ -46,10 +48,10 @@ col() {
         "$W/hybrid.txt"
 }
 
-@test "hybrid.sh ends with one summary table: float, int8 PCQ, the list, the list in float32" {
+@test "hybrid.sh ends with one summary table: float, int8 PCQ, the list, the list in float32, auto" {
     require_file "$QP_CACHE/models/yolov5s.onnx"
     [ -f "$QP_CACHE/ort/node_modules/onnxruntime-node/package.json" ] || skip "onnxruntime-node is not installed"
-    tail -n 5 "$W/hybrid.txt" | grep -q '^mean cos (2) .* whole .* boxes .* obj .* cls  i16 MAC layers$'
+    tail -n 6 "$W/hybrid.txt" | grep -q '^mean cos (2) .* whole .* boxes .* obj .* cls  i16 MAC layers$'
     local hyb_obj f32_obj
     hyb_obj=$(col "hybrid (list)" 3) f32_obj=$(col "list in float32" 3)
     [ -n "$hyb_obj" ] && [ -n "$f32_obj" ]
@@ -59,4 +61,7 @@ col() {
     # no change of only the listed layers beats them in float32
     awk -v h="$hyb_obj" -v f="$f32_obj" 'BEGIN { exit !(f >= h - 0.01) }'
     [ "$(col "int8 PCQ" 5)" = 0/60 ]
+    # qmix --auto's row reaches its objectness target on the samples it searched on
+    awk -v o="$(col auto 3)" 'BEGIN { exit !(o >= 0.6) }'
+    grep -q '^cost: .*% of MACs' "$W/yolov5s.auto.report"
 }

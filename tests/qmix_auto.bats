@@ -113,7 +113,8 @@ obj_cos() {
 @test "bad option values are one-line usage errors" {
     for args in "--target-cos 2" "--target-cos x" "--target-field 5:4 --target-cos 0.5" \
         "--target-field x --target-cos 0.5" "--target-field =1:2 --target-cos 0.5" \
-        "--max-int16-share 1.5" "--iterations 0 --target-cos 0.5" "--max-runs -1 --target-cos 0.5"; do
+        "--max-int16-share 1.5" "--iterations 0 --target-cos 0.5" "--max-runs -1 --target-cos 0.5" \
+        "--rank x --target-cos 0.5"; do
         run -2 --separate-stderr qmix --auto --input-meta "$F/y.yml" $args < "$F/q.ir"
         assert_clean_failure qmix "is not"
     done
@@ -131,4 +132,8 @@ obj_cos() {
     assert_clean_failure qmix "--iterations 3 but the dataset has 2 samples"
     run -2 --separate-stderr qmix --auto --input-meta "$F/y.yml" --target-cos 0.5 --target-field 90:91 < "$F/q.ir"
     assert_clean_failure qmix "--target-field '90:91' goes past the last axis of output"
+    run -2 --separate-stderr qmix --auto --input-meta "$F/y.yml" --target-cos 0.5 --target-output 'x*' < "$F/q.ir"
+    assert_clean_failure qmix "--target-output 'x*' matches no model output (attach_Concat_Concat_303/out0_0)"
+    run -2 --separate-stderr qmix --auto --input-meta "$F/y.yml" --max-int16-share 0.1 --target-output 'a*' < "$F/q.ir"
+    assert_clean_failure qmix "--target-output needs --target-cos"
 }
