@@ -191,6 +191,34 @@ static size_t ch_convt(const void *ctx, size_t i)
     return (ci / c->cg) * c->mg + j;
 }
 
+/* The common end of the convolution-shaped layers (Conv, ConvTranspose, BatchNormalization as a
+ * depthwise 1x1): the kernel's quantization parameters, the kernels' own checks, the packed
+ * weights and the scratch size (ConvTranspose runs unpacked). */
+static int conv_finish(qp_qnode *n, qp_arena *a, conv_state *s)
+{
+    int bits = s->w.bits == 16 || s->w.widen ? 16 : 8;
+    const qp_qparams *y = &n->out[0].q;
+    s->q = (qp_conv2d_q_quant){n->in[0].q.type, n->in[0].q.zp, y->type, y->zp,
+                               (int32_t)qp_qtype_min(y->type), (int32_t)qp_qtype_max(y->type), s->w.mul, s->w.bias};
+    if ((s->transpose ? qp_convtranspose2d_q_check(&s->p) : qp_conv2d_q_check(&s->p)) ||
+        qp_conv2d_q_quant_check(&s->p, &s->q, bits))
+        return qp_qops_error(n->g, n->ni, "the integer convolution kernels reject this layer");
+    if (!s->transpose) {
+        size_t ps = bits == 8 ? qp_conv2d_q8_packed_size(&s->p) : qp_conv2d_q16_packed_size(&s->p);
+        void *pk = qp_arena_alloc(a, ps);
+        if (!pk)
+            return QP_ESYS;
+        if (bits == 8)
+            qp_conv2d_q8_pack(&s->p, s->w.w, pk);
+        else
+            qp_conv2d_q16_pack(&s->p, s->w.w, pk);
+        s->packed = pk;
+        n->scratch = qp_conv2d_q_scratch_size(&s->p, qp_threads_count());
+    }
+    n->state = s;
+    return 0;
+}
+
 static int conv_prepare(qp_qnode *n, qp_arena *a)
 {
     const qp_graph *g = n->g;
@@ -227,27 +255,7 @@ static int conv_prepare(qp_qnode *n, qp_arena *a)
     size_t K = (size_t)(s->p.c / s->p.group) * khw;
     if ((rc = quant_bias_mul(n, a, &s->w, bf, 1.0, 1.0, n->in[0].q.scale, n->out[0].q.scale, K, wide, count)))
         return rc;
-    int bits = s->w.bits == 16 || s->w.widen ? 16 : 8;
-    const qp_qparams *y = &n->out[0].q;
-    s->q = (qp_conv2d_q_quant){n->in[0].q.type, n->in[0].q.zp, y->type, y->zp,
-                               (int32_t)qp_qtype_min(y->type), (int32_t)qp_qtype_max(y->type), s->w.mul, s->w.bias};
-    if ((s->transpose ? qp_convtranspose2d_q_check(&s->p) : qp_conv2d_q_check(&s->p)) ||
-        qp_conv2d_q_quant_check(&s->p, &s->q, bits))
-        return qp_qops_error(g, n->ni, "the integer convolution kernels reject this layer");
-    if (!s->transpose) {
-        size_t ps = bits == 8 ? qp_conv2d_q8_packed_size(&s->p) : qp_conv2d_q16_packed_size(&s->p);
-        void *pk = qp_arena_alloc(a, ps);
-        if (!pk)
-            return QP_ESYS;
-        if (bits == 8)
-            qp_conv2d_q8_pack(&s->p, s->w.w, pk);
-        else
-            qp_conv2d_q16_pack(&s->p, s->w.w, pk);
-        s->packed = pk;
-        n->scratch = qp_conv2d_q_scratch_size(&s->p, qp_threads_count());
-    }
-    n->state = s;
-    return 0;
+    return conv_finish(n, a, s);
 }
 
 static int conv_set_clamp(qp_qnode *n, int32_t lo, int32_t hi)
@@ -331,24 +339,7 @@ static int bn_prepare(qp_qnode *n, qp_arena *a)
         return rc;
     s->p = (qp_conv2d_q_params){(int)x->dims[0], (int)C, (int)hw, 1, (int)C, (int)hw, 1, 1, 1, (int)C, 1, 1, 1, 1,
                                 0, 0, 0, 0};
-    int bits = s->w.bits == 16 || s->w.widen ? 16 : 8;
-    const qp_qparams *y = &n->out[0].q;
-    s->q = (qp_conv2d_q_quant){n->in[0].q.type, n->in[0].q.zp, y->type, y->zp,
-                               (int32_t)qp_qtype_min(y->type), (int32_t)qp_qtype_max(y->type), s->w.mul, s->w.bias};
-    if (qp_conv2d_q_check(&s->p) || qp_conv2d_q_quant_check(&s->p, &s->q, bits))
-        return qp_qops_error(g, n->ni, "the integer convolution kernels reject this layer");
-    size_t ps = bits == 8 ? qp_conv2d_q8_packed_size(&s->p) : qp_conv2d_q16_packed_size(&s->p);
-    void *pk = qp_arena_alloc(a, ps);
-    if (!pk)
-        return QP_ESYS;
-    if (bits == 8)
-        qp_conv2d_q8_pack(&s->p, s->w.w, pk);
-    else
-        qp_conv2d_q16_pack(&s->p, s->w.w, pk);
-    s->packed = pk;
-    n->scratch = qp_conv2d_q_scratch_size(&s->p, qp_threads_count());
-    n->state = s;
-    return 0;
+    return conv_finish(n, a, s);
 }
 
 /* ---- Gemm, MatMul -------------------------------------------------------------------------- */
