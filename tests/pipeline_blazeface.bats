@@ -1,6 +1,7 @@
 #!/usr/bin/env bats
 # pipelines/blazeface.sh on BlazeFace front with its decoding in the graph (tests/models/get_blazeface_decode.sh):
-# calibrated on 16 photos, evaluated on their 16 mirror images, one table of mean cosines per field.
+# calibrated on 16 face images, evaluated on 16 other faces (tests/cache/images/faces.txt), one table of mean
+# cosines per field.
 load helpers
 
 setup_file() {
@@ -22,10 +23,11 @@ col() {   # ROW-LABEL COLUMN (1 whole, 2 boxes, 3 keypoints, 4 scores, 5 int16 l
 # holds A EXPR [B]: the awk expression EXPR of the numbers a and b is true (an empty A is a failure)
 holds() { [ -n "$1" ] && awk -v a="$1" -v b="${3:-0}" "BEGIN { exit !($2) }"; }
 
-@test "blazeface.sh: one table, a header and the eight rows, cosines in [0, 1]" {
-    [ "$(wc -l < "$T")" -ge 9 ]
+@test "blazeface.sh: one table, a header and the nine rows, cosines in [0, 1]" {
+    [ "$(wc -l < "$T")" -ge 10 ]
     local l c v
-    for l in "float (ort)" uint8 "int8 PCQ" "int16 DFP" "hybrid tail i16" "float32 tail" "tail+score heads" auto; do
+    for l in "float (ort)" uint8 "int8 PCQ" "int16 DFP" "hybrid tail i16" "float32 tail" "tail+score heads" auto \
+             "auto rank target"; do
         for c in 1 2 3 4; do
             v=$(col "$l" $c)
             [ -n "$v" ] || { echo "no column $c in row '$l'"; cat "$T"; return 1; }
@@ -52,27 +54,32 @@ holds() { [ -n "$1" ] && awk -v a="$1" -v b="${3:-0}" "BEGIN { exit !($2) }"; }
     holds "$(col "tail+score heads" 4)" 'a > b' "$(col "float32 tail" 4)"
 }
 
-# Issue #4's bar: scores >= 0.99 on the held-out images at an int16 MAC share well below 100% (asked: < 50%).
-# Measured (2026-11-25): 0.9912 held-out at 73.2% of the MACs (target 0.992 on the calibration photos, 80 runs;
-# 0.99 there gives 56.7% but 0.988 held-out). The < 50% is NOT met: the score cosine is the sum of many small
-# int8 errors over the backbone (conv2d_1, the first depthwise layers, conv2d_16, the score head conv2d_18),
-# so the share asserted here is what is reached, not the issue's.
-@test "blazeface.sh: qmix --auto, searched on the calibration photos, holds 0.99 on the held-out scores" {
+# Issue #4's bar: scores >= 0.99 on the held-out faces at an int16 MAC share well below 100%, with the issue's
+# own command (qmix --auto --target-cos 0.99 --target-field 16:17, searched on the calibration faces).
+# Measured (2026-11-26): 0.990362 held out at 18.21% of the MACs; --rank target at 0.992: 0.991128 at 2.40%.
+share() { awk '/^cost: / { sub("%", "", $2); print $2 }' "$1"; }
+
+@test "blazeface.sh: qmix --auto, searched on the calibration faces, holds 0.99 on the held-out scores" {
     holds "$(col auto 4)" 'a >= 0.99'
     holds "$(col auto 1)" 'a >= b' "$(col "int8 PCQ" 1)"
-    local share
-    share=$(awk '/^cost: / { sub("%", "", $2); print $2 }' "$BATS_FILE_TMPDIR/w/auto.report")
-    holds "$share" 'a > 0 && a < 80'
-    grep -q '^ranking on the targets (--rank target): ' "$BATS_FILE_TMPDIR/w/auto.report"
+    holds "$(share "$BATS_FILE_TMPDIR/w/auto.report")" 'a > 0 && a < 25'
+    grep -q '^ranking: .* by single cosine' "$BATS_FILE_TMPDIR/w/auto.report"
+}
+
+@test "blazeface.sh: qmix --auto --rank target holds 0.99 on the held-out scores at a smaller MAC share" {
+    holds "$(col "auto rank target" 4)" 'a >= 0.99'
+    holds "$(share "$BATS_FILE_TMPDIR/w/auto-target.report")" 'a > 0 && a < b' \
+        "$(share "$BATS_FILE_TMPDIR/w/auto.report")"
+    grep -q '^ranking on the targets (--rank target): ' "$BATS_FILE_TMPDIR/w/auto-target.report"
 }
 
 @test "blazeface.sh: --rank target chooses the same layers at QP_THREADS=1 as the pipeline's run (all CPUs)" {
     local w=$BATS_FILE_TMPDIR/w
     cd "$BATS_TEST_TMPDIR"
-    QP_THREADS=1 qmix --auto --rank target --max-runs 80 --input-meta "$w/calib-inputmeta.yml" --iterations 16 \
+    QP_THREADS=1 qmix --auto --rank target --input-meta "$w/calib-inputmeta.yml" --iterations 16 \
         --target-cos 0.992 --target-field scores=16:17 -o t1.quantize --report t1.txt < "$w/pcq.ir" > t1.ir
-    cmp t1.quantize "$w/auto.quantize"
-    diff <(grep -v '^verification runs' t1.txt) <(grep -v '^verification runs' "$w/auto.report")
+    cmp t1.quantize "$w/auto-target.quantize"
+    diff <(grep -v '^verification runs' t1.txt) <(grep -v '^verification runs' "$w/auto-target.report")
 }
 
 @test "blazeface.sh: a missing model is one error line, exit 1, no table" {
