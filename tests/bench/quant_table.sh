@@ -11,8 +11,11 @@ verbose=0
 [ "${1:-}" = -v ] && { verbose=1; shift; }
 sh "$root/tests/fetch-all.sh" >/dev/null
 cache=$root/tests/cache
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+if [ -n "${QT_KEEP:-}" ]; then   # QT_KEEP=DIR keeps the streams, tables and outputs there (DIR is emptied)
+    work=$QT_KEEP; rm -rf "$work"; mkdir -p "$work"
+else
+    work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
+fi
 head -n 16 "$cache/images/dataset.txt" > "$work/calib.txt"
 tail -n 8 "$cache/images/dataset.txt" > "$work/eval.txt"
 
