@@ -269,6 +269,31 @@ double qp_qalgo_mse_fraction(qp_qhist pos, qp_qhist neg, double min, double max,
     return best_a;
 }
 
+int qp_qalgo_dfp_mse_fl(qp_qhist pos, qp_qhist neg, double absmax, int bits)
+{
+    int fl0 = qp_qalgo_dfp_fl(absmax, bits), best_fl = fl0;
+    struct side p, q;
+    if (side_init(&p, pos))
+        return fl0;
+    if (side_init(&q, neg)) {
+        free(p.N);
+        return fl0;
+    }
+    double total = p.N[pos.n] + q.N[neg.n], best = HUGE_VAL;
+    double top = ldexp(1.0, bits - 1);
+    for (int fl = fl0; total > 0 && fl <= fl0 + QP_QALGO_DFP_MSE_FLS && fl <= QP_QALGO_FL_MAX; fl++) {
+        double step = ldexp(1.0, -fl);
+        double e = eval_mse(&p, &q, -top * step, (top - 1) * step, step, total);
+        if (e < best) {
+            best = e;
+            best_fl = fl;
+        }
+    }
+    free(p.N);
+    free(q.N);
+    return best_fl;
+}
+
 static double side_power(qp_qhist h)
 {
     double s = 0;

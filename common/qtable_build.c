@@ -152,6 +152,9 @@ static void calib_range(const qp_calib_tensor *ct, const qp_qtable_opts *o, cons
             T = qp_qalgo_kl_threshold(comb, nq);
         else if (o->algorithm == QP_QALGO_PERCENTILE)
             T = qp_qalgo_percentile_threshold(comb, o->percentile);
+        else if (o->algorithm == QP_QALGO_MSE && m->act_qz == QP_QZ_DYNAMIC_FIXED_POINT)
+            /* the largest value of the chosen fl's grid: set_activation derives that fl back */
+            T = ldexp((double)qmax, -qp_qalgo_dfp_mse_fl(pos, neg, absmax, m->bits));
         else if (o->algorithm == QP_QALGO_MSE)
             T = absmax * qp_qalgo_mse_fraction(pos, neg, -absmax, absmax, 2 * qmax + 1);
         if (T > 0 && T < absmax) {

@@ -56,6 +56,13 @@ double qp_qalgo_mse_fraction(qp_qhist pos, qp_qhist neg, double min, double max,
  * on the representable range [lo, hi] (lo <= 0 <= hi): step^2/12 inside, (|x| - bound)^2
  * outside, values uniform inside each bin.  0 for empty histograms. */
 double qp_qalgo_expected_mse(qp_qhist pos, qp_qhist neg, double lo, double hi, double step);
+/* Dynamic fixed point under the mse algorithm: the fl among fl0 .. fl0 + QP_QALGO_DFP_MSE_FLS
+ * (fl0 = qp_qalgo_dfp_fl(absmax, bits), which holds absmax) that minimises
+ * qp_qalgo_expected_mse on DFP's own grid, step 2^-fl over [-2^(bits-1), 2^(bits-1) - 1] steps
+ * (the smallest fl on ties).  A continuous clipping fraction rounded up to a power of two, as
+ * mse does for the other quantizers, would throw away the bit it tried to win. */
+#define QP_QALGO_DFP_MSE_FLS 8
+int qp_qalgo_dfp_mse_fl(qp_qhist pos, qp_qhist neg, double absmax, int bits);
 /* Mean of x^2 over the histogrammed values (uniform inside each bin). */
 double qp_qalgo_power(qp_qhist pos, qp_qhist neg);
 /* Exponential moving average over batches of batch samples in the given order:

@@ -27,6 +27,7 @@ variant() {   # LABEL SCALE_EDIT_OPTIONS...
 }
 variant "symmetric int16, as written"              --times 1
 variant "every scale rounded up to 2^k (= DFP)"    --pow2
+variant "the same, activations < 2^k * 1.1 to 2^k" --pow2 --clip-within 0.1
 variant "weights only to 2^k"                      --pow2 --keys ':weight$'
 variant "Conv/ConvTranspose outputs only to 2^k"   --pow2 --keys '^@(Conv|ConvTranspose)_.*:out0$'
 variant "Mul/Div/Add outputs only to 2^k"          --pow2 --keys '^@(Mul|Div|Add)_.*:out0$'

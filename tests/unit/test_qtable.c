@@ -166,6 +166,47 @@ static void test_mse(void)
           "power of one bin");
 }
 
+/* DFP under mse: the fl is searched on DFP's own grid (step 2^-fl), not rounded up from a
+ * continuous clipping fraction */
+static void test_dfp_mse(void)
+{
+    double w = 1.0 / 1024;
+    qp_qhist pos = {H, QP_CALIB_BINS, w}, neg = {Z, QP_CALIB_BINS, w};
+    /* uniform on [0, 1): fl0 = 15 holds it; any larger fl clips half the values or more */
+    memset(H, 0, sizeof H);
+    for (int k = 0; k < 1024; k++)
+        H[k] = 1000;
+    CHECK(qp_qalgo_dfp_mse_fl(pos, neg, 1.0, 16) == 15, "dfp mse uniform: fl %d, want 15",
+          qp_qalgo_dfp_mse_fl(pos, neg, 1.0, 16));
+    /* ten million values near 0.01 and one at 1.02, just above a power of two: fl0 = 14 wastes a
+     * bit on it; fl 15 clips it by 0.02 (4e-4) and saves 1e7 * (2^-28 - 2^-30) / 12 = 2.3e-3 */
+    memset(H, 0, sizeof H);
+    H[10] = 10000000;
+    H[1044] = 1;
+    double absmax = 1045 * w;
+    CHECK(qp_qalgo_dfp_fl(absmax, 16) == 14, "dfp fl0 %d", qp_qalgo_dfp_fl(absmax, 16));
+    int fl = qp_qalgo_dfp_mse_fl(pos, neg, absmax, 16);
+    CHECK(fl == 15, "dfp mse clips a value just above 2^0: fl %d, want 15", fl);
+    /* and it is the argmin of the expected error over the candidates */
+    double best = HUGE_VAL;
+    int arg = -1;
+    for (int f = 14; f <= 14 + QP_QALGO_DFP_MSE_FLS; f++) {
+        double st = ldexp(1, -f), e = qp_qalgo_expected_mse(pos, neg, -32768 * st, 32767 * st, st);
+        if (e < best) {
+            best = e;
+            arg = f;
+        }
+    }
+    CHECK(arg == fl, "dfp mse argmin %d, got %d", arg, fl);
+    /* with a thousand values near 0.01 the noise saving (2.3e-7) is less than the clip: fl0 */
+    H[10] = 1000;
+    CHECK(qp_qalgo_dfp_mse_fl(pos, neg, absmax, 16) == 14, "dfp mse keeps a needed bit: fl %d",
+          qp_qalgo_dfp_mse_fl(pos, neg, absmax, 16));
+    /* empty histogram: fl0 */
+    memset(H, 0, sizeof H);
+    CHECK(qp_qalgo_dfp_mse_fl(pos, neg, 3.0, 8) == qp_qalgo_dfp_fl(3.0, 8), "dfp mse empty");
+}
+
 static void test_moving_average(void)
 {
     float mn[5] = {-1, -3, -2, NAN, -5}, mx[5] = {1, 2, 4, NAN, 3};
@@ -668,6 +709,7 @@ int main(void)
     test_kl();
     test_percentile();
     test_mse();
+    test_dfp_mse();
     test_moving_average();
     struct mini m;
     mini_new(&m);
