@@ -251,19 +251,42 @@ int qp_qmix_apply(qp_qtable *t, const qp_calib *c, int algo)
 
 /* ---- choosing layers ---------------------------------------------------------------------------- */
 
+/* Whether layer l has a tensor that takes a precision (a required value or weight slot). */
+static int takes_type(const qp_graph *g, const struct req *r, const qp_key_layer *l)
+{
+    if (l->kind == QP_KEY_VALUE)
+        return r->v[l->index];
+    if (l->kind == QP_KEY_OUTPUT)
+        return r->v[g->outputs[l->index]];
+    const qp_node *nd = &g->nodes[l->index];
+    for (int k = 0; k < nd->n_out; k++)
+        if (nd->out[k] >= 0 && r->v[nd->out[k]])
+            return 1;
+    return r->w[l->index];
+}
+
+/* A pattern (with * ? or [) skips the layers that hold no float tensor (constants folded into
+ * their consumer's parameters): '*=TYPE' means every layer that can take TYPE. An exact key that
+ * cannot is an error, later, naming it. */
 int qp_qmix_glob(qp_qtable *t, const char *pattern, const char *type, int code)
 {
-    qp_key_layer *l;
+    qp_key_layer *l = NULL;
+    struct req r = {0};
     int n, hits = 0, rc = qp_keys_layers(t->g, &l, &n);
+    int wild = strpbrk(pattern, "*?[") != NULL;
+    if (!rc && wild)
+        rc = req_load(t->g, &r);
     for (int i = 0; !rc && i < n; i++)
-        if (!fnmatch(pattern, l[i].key, 0)) {
+        if (!fnmatch(pattern, l[i].key, 0) && (!wild || takes_type(t->g, &r, &l[i]))) {
             hits++;
             if ((rc = qp_qtable_set_custom(t, l[i].key, type)))
                 rc = code;
         }
     free(l);
+    if (wild)
+        req_free(&r);
     if (!rc && !hits)
-        rc = qp_errorf(code, "pattern '%s' matches no layer key", pattern);
+        rc = qp_errorf(code, "pattern '%s' matches no layer key%s", pattern, wild ? " that holds a float tensor" : "");
     return rc;
 }
 

@@ -104,6 +104,16 @@ Q
     [ -n "$(ls out/iter_0_attach_*)" ]
 }
 
+@test "--layer '*=TYPE' takes every layer that holds a float tensor: the same integers as qtable's table of TYPE" {
+    require_file "$BLAZE"
+    qmix --layer '*=dynamic_fixed_point-i16' < "$F/q.ir" > star.ir
+    qtable --quantizer dynamic_fixed_point --qtype int16 < "$F/c.ir" > dfp.ir
+    qinfer -q --dtype quantized --input-meta "$F/bf.yml" --iterations 2 --raw --output-dir a < star.ir
+    qinfer -q --dtype quantized --input-meta "$F/bf.yml" --iterations 2 --raw --output-dir b < dfp.ir
+    [ -n "$(ls a/raw)" ]
+    diff -r a b
+}
+
 @test "converters appear in qinfer --dump-all under the names qmix lists, holding their input" {
     require_file "$BLAZE"
     qmix --layer 'Relu_*=dynamic_fixed_point-i16' < "$F/q.ir" > h.ir
@@ -161,6 +171,14 @@ Q
     [ "$(sed -n '/^customized_quantize_layers:/,$p' h.quantize | grep -c ': dynamic_fixed_point-i16$')" -eq 60 ]
     run -0 qinfer --dtype quantized --input-meta m.yml --iterations 1 --output-dir out < h.ir
     [ -f out/iter_0_attach_Concat_Concat_303_out0_0_out0_1_25200_85.tensor ]
+    # '*=TYPE' skips the constants that hold no float tensor (Initializer_331_64 is a Reshape's shape); a
+    # pattern that matches only such constants (a usage error, as an unknown key) or the exact key of one is an
+    # error naming it
+    qmix --layer '*=dynamic_fixed_point-i16' < q.ir > /dev/null
+    run -2 --separate-stderr qmix --layer 'Initializer_331_6*=dynamic_fixed_point-i16' < q.ir
+    [ "$stderr" = "qmix: --layer: pattern 'Initializer_331_6*' matches no layer key that holds a float tensor" ]
+    run -1 --separate-stderr qmix --layer 'Initializer_331_64=dynamic_fixed_point-i16' < q.ir
+    [ "$stderr" = "qmix: layer 'Initializer_331_64' has no float tensor to take 'dynamic_fixed_point-i16'" ]
     qmix --from Transpose_199 --to dynamic_fixed_point-i16 -o fr.quantize < q.ir > fr.ir
     keys=$(sed -n '/^customized_quantize_layers:/,$p' fr.quantize | sed -n 's/^  \([^:]*\): .*/\1/p' |
         grep -v -e '^Transpose_' -e '^attach_')
