@@ -191,6 +191,24 @@ static int side_init(struct side *s, qp_qhist h)
 
 /* Values of the side below the bound T (counted fractionally in T's bin), and the summed
  * squared clipping error of those above. */
+/* Both sides, or neither (-1, nothing to free). */
+static int sides_init(struct side *p, struct side *q, qp_qhist pos, qp_qhist neg)
+{
+    if (side_init(p, pos))
+        return -1;
+    if (side_init(q, neg)) {
+        free(p->N);
+        return -1;
+    }
+    return 0;
+}
+
+static void sides_free(struct side *p, struct side *q)
+{
+    free(p->N);
+    free(q->N);
+}
+
 static void side_eval(const struct side *s, double T, double *inside, double *clip)
 {
     int n = s->h.n;
@@ -231,16 +249,11 @@ static double eval_mse(const struct side *p, const struct side *q, double lo, do
 double qp_qalgo_expected_mse(qp_qhist pos, qp_qhist neg, double lo, double hi, double step)
 {
     struct side p, q;
-    if (side_init(&p, pos))
+    if (sides_init(&p, &q, pos, neg))
         return 0;
-    if (side_init(&q, neg)) {
-        free(p.N);
-        return 0;
-    }
     double total = p.N[pos.n] + q.N[neg.n];
     double r = total > 0 ? eval_mse(&p, &q, lo, hi, step, total) : 0;
-    free(p.N);
-    free(q.N);
+    sides_free(&p, &q);
     return r;
 }
 
@@ -249,12 +262,8 @@ double qp_qalgo_mse_fraction(qp_qhist pos, qp_qhist neg, double min, double max,
     if (!(max - min > 0) || levels < 2)
         return 1;
     struct side p, q;
-    if (side_init(&p, pos))
+    if (sides_init(&p, &q, pos, neg))
         return 1;
-    if (side_init(&q, neg)) {
-        free(p.N);
-        return 1;
-    }
     double total = p.N[pos.n] + q.N[neg.n], best = HUGE_VAL, best_a = 1;
     for (int k = 1; total > 0 && k <= QP_QALGO_MSE_STEPS; k++) {
         double a = (double)k / QP_QALGO_MSE_STEPS, lo = a * min, hi = a * max;
@@ -264,8 +273,7 @@ double qp_qalgo_mse_fraction(qp_qhist pos, qp_qhist neg, double min, double max,
             best_a = a;
         }
     }
-    free(p.N);
-    free(q.N);
+    sides_free(&p, &q);
     return best_a;
 }
 
@@ -273,12 +281,8 @@ int qp_qalgo_dfp_mse_fl(qp_qhist pos, qp_qhist neg, double absmax, int bits)
 {
     int fl0 = qp_qalgo_dfp_fl(absmax, bits), best_fl = fl0;
     struct side p, q;
-    if (side_init(&p, pos))
+    if (sides_init(&p, &q, pos, neg))
         return fl0;
-    if (side_init(&q, neg)) {
-        free(p.N);
-        return fl0;
-    }
     double total = p.N[pos.n] + q.N[neg.n], best = HUGE_VAL;
     double top = ldexp(1.0, bits - 1);
     for (int fl = fl0; total > 0 && fl <= fl0 + QP_QALGO_DFP_MSE_FLS && fl <= QP_QALGO_FL_MAX; fl++) {
@@ -289,8 +293,7 @@ int qp_qalgo_dfp_mse_fl(qp_qhist pos, qp_qhist neg, double absmax, int bits)
             best_fl = fl;
         }
     }
-    free(p.N);
-    free(q.N);
+    sides_free(&p, &q);
     return best_fl;
 }
 
