@@ -189,8 +189,6 @@ static int side_init(struct side *s, qp_qhist h)
     return 0;
 }
 
-/* Values of the side below the bound T (counted fractionally in T's bin), and the summed
- * squared clipping error of those above. */
 /* Both sides, or neither (-1, nothing to free). */
 static int sides_init(struct side *p, struct side *q, qp_qhist pos, qp_qhist neg)
 {
@@ -209,6 +207,8 @@ static void sides_free(struct side *p, struct side *q)
     free(q->N);
 }
 
+/* Values of the side below the bound T (counted fractionally in T's bin), and the summed
+ * squared clipping error of those above. */
 static void side_eval(const struct side *s, double T, double *inside, double *clip)
 {
     int n = s->h.n;

@@ -28,7 +28,8 @@ int qp_qmix_from(qp_qtable *t, const char *what, const char *type, int code);
  * weight, the Initializer_ constants it reads, the attach_ outputs it produces); integer side
  * branches keep their type. */
 int qp_qmix_set_nodes(qp_qtable *t, const unsigned char *mark, const char *type, int code);
-/* Every layer key matching the fnmatch pattern gets type; no match is an error (code). */
+/* Every layer key matching the fnmatch pattern gets type; a pattern with * ? or [ skips the
+ * layers without a float tensor; no match is an error (code). */
 int qp_qmix_glob(qp_qtable *t, const char *pattern, const char *type, int code);
 
 /* Re-derives the entries of every customized layer of t from c (algorithm algo) and checks

@@ -17,19 +17,8 @@
 #include "qp/threads.h"
 #include "qpipe_ir.pb-c.h"
 
-static int n_pass, n_fail;
+#include "check.h"
 
-#define CHECK(cond, ...)                                                                     \
-    do {                                                                                     \
-        if (cond) {                                                                          \
-            n_pass++;                                                                        \
-        } else {                                                                             \
-            n_fail++;                                                                        \
-            printf("FAIL %s:%d: ", __FILE__, __LINE__);                                      \
-            printf(__VA_ARGS__);                                                             \
-            printf("\n");                                                                    \
-        }                                                                                    \
-    } while (0)
 
 static uint64_t rng = 0x9e3779b97f4a7c15ULL;
 

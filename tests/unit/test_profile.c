@@ -16,19 +16,8 @@
 #include "qp/profile.h"
 #include "qp/qtable.h"
 
-static int passed, failed;
+#include "check.h"
 
-#define CHECK(cond, ...)                                                                                           \
-    do {                                                                                                           \
-        if (cond)                                                                                                  \
-            passed++;                                                                                              \
-        else {                                                                                                     \
-            failed++;                                                                                              \
-            printf("FAIL %s:%d: ", __FILE__, __LINE__);                                                            \
-            printf(__VA_ARGS__);                                                                                   \
-            printf("\n");                                                                                          \
-        }                                                                                                          \
-    } while (0)
 
 static int load(const char *target, qp_profile **p)
 {
@@ -129,8 +118,8 @@ static int self_tests(void)
     if (!rc)
         qp_profile_free(p);
     work_tests();
-    printf("%d passed, %d failed\n", passed, failed);
-    return failed ? 1 : 0;
+    printf("%d passed, %d failed\n", n_pass, n_fail);
+    return n_fail ? 1 : 0;
 }
 
 /* The activation arena as the executors plan it: each non-constant value alive from its

@@ -33,19 +33,9 @@
 #include "qp/threads.h"
 #include "qp/vmath.h"
 
-static int n_pass, n_fail, verbose;
+#include "check.h"
+static int verbose;
 
-#define CHECK(cond, ...)                                                                     \
-    do {                                                                                     \
-        if (cond) {                                                                          \
-            n_pass++;                                                                        \
-        } else {                                                                             \
-            n_fail++;                                                                        \
-            printf("FAIL %s:%d: ", __FILE__, __LINE__);                                      \
-            printf(__VA_ARGS__);                                                             \
-            printf("\n");                                                                    \
-        }                                                                                    \
-    } while (0)
 
 /* ---- data ---------------------------------------------------------------------------------- */
 

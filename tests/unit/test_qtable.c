@@ -18,19 +18,8 @@
 #include "qp/qtable_yaml.h"
 #include "qp/requant.h"
 
-static int n_pass, n_fail;
+#include "check.h"
 
-#define CHECK(cond, ...)                                                                     \
-    do {                                                                                     \
-        if (cond) {                                                                          \
-            n_pass++;                                                                        \
-        } else {                                                                             \
-            n_fail++;                                                                        \
-            printf("FAIL %s:%d: ", __FILE__, __LINE__);                                      \
-            printf(__VA_ARGS__);                                                             \
-            printf("\n");                                                                    \
-        }                                                                                    \
-    } while (0)
 
 /* ---- parameters ------------------------------------------------------------------------------ */
 

@@ -17,20 +17,9 @@
 #include "qp/inputmeta.h"
 #include "qp/tensorio.h"
 
-static int n_pass, n_fail;
+#include "check.h"
 static char data_dir[512], tmp_dir[256];
 
-#define CHECK(cond, ...)                                                                   \
-    do {                                                                                   \
-        if (cond) {                                                                        \
-            n_pass++;                                                                      \
-        } else {                                                                           \
-            n_fail++;                                                                      \
-            fprintf(stderr, "FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond);                \
-            fprintf(stderr, __VA_ARGS__);                                                  \
-            fputc('\n', stderr);                                                           \
-        }                                                                                  \
-    } while (0)
 
 static const char *D(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static const char *D(const char *fmt, ...)
