@@ -577,26 +577,37 @@ static int check_shapes(qp_graph *g)
     return 0;
 }
 
-static int build_table(const struct image *im, const qp_graph *g, qp_qtable *t)
+/* The entries of the qentries section into t; ok marks the slots a table can describe. */
+static int table_entries(const struct image *im, const qp_graph *g, qp_qtable *t, const unsigned char *ok)
 {
     const uint8_t *r = im->sec[QP_NBG_SEC_QENTRIES].p;
     const uint8_t *qp = im->sec[QP_NBG_SEC_QPARAMS].p;
     uint64_t qsize = im->sec[QP_NBG_SEC_QPARAMS].size;
-    /* the tensors a table can describe (qpipe-quantize(5), WHICH TENSORS) */
-    qp_qslot *slots;
-    int n_slots, rc = qp_qtable_slots(g, &slots, &n_slots);
-    if (rc)
-        return rc;
-    unsigned char *ok = qp_calloc((size_t)g->n_values + 2 * (size_t)g->n_nodes + 1, 1);
-    if (!ok)
-        return QP_ESYS;
-    for (int k = 0; k < n_slots; k++)
-        ok[slots[k].port == QP_QPORT_VALUE ? (size_t)slots[k].index
-           : (size_t)g->n_values + (size_t)(slots[k].port - 1) * (size_t)g->n_nodes + (size_t)slots[k].index] = 1;
+    int rc;
     for (uint64_t i = 0; i < im->sec[QP_NBG_SEC_QENTRIES].count; i++, r += 64) {
         uint32_t port = rd32(r), index = rd32(r + 4);
         int quantizer = rdi32(r + 8), qtype = rdi32(r + 12), n = rdi32(r + 32);
         char key[1100];
+        if (port == QP_NBG_PORT_BIAS_CORR) {
+            uint64_t so = rd64(r + 48);
+            if (index >= (uint32_t)g->n_nodes)
+                return bad("bias correction %llu: layer %u out of range", (unsigned long long)i, index);
+            const char *lk = g->nodes[index].key[0] ? g->nodes[index].key : g->nodes[index].name;
+            if (t->bias_corr[index])
+                return bad("bias correction of '%s' appears twice", lk);
+            if (n < 1 || n > QP_NBG_MAX_CHANNELS || so % 8 || so > qsize || (uint64_t)n * 8 > qsize - so)
+                return bad("bias correction of '%s': %d values or parameters outside the qparams section", lk, n);
+            double *v = qp_calloc((size_t)n, sizeof *v);
+            if (!v)
+                return QP_ESYS;
+            for (int c = 0; c < n; c++)
+                v[c] = rdf64(qp + so + 8 * (uint64_t)c);
+            rc = qp_qtable_set_bias_corr(t, (int)index, v, n);
+            qp_free(v);
+            if (rc)
+                return rc == QP_ESYS ? rc : QP_EINPUT;
+            continue;
+        }
         if (port > QP_QPORT_BIAS)
             return bad("quantization entry %llu: unknown port %u", (unsigned long long)i, port);
         if (index >= (uint32_t)(port == QP_QPORT_VALUE ? g->n_values : g->n_nodes))
@@ -640,6 +651,26 @@ static int build_table(const struct image *im, const qp_graph *g, qp_qtable *t)
             return qp_error_prefix(QP_EINPUT, "quantization entry '%s'", key);
     }
     return 0;
+}
+
+static int build_table(const struct image *im, const qp_graph *g, qp_qtable *t)
+{
+    /* the tensors a table can describe (qpipe-quantize(5), WHICH TENSORS) */
+    qp_qslot *slots;
+    int n_slots, rc = qp_qtable_slots(g, &slots, &n_slots);
+    if (rc)
+        return rc;
+    unsigned char *ok = qp_calloc((size_t)g->n_values + 2 * (size_t)g->n_nodes + 1, 1);
+    if (ok) {
+        for (int k = 0; k < n_slots; k++)
+            ok[slots[k].port == QP_QPORT_VALUE ? (size_t)slots[k].index
+               : (size_t)g->n_values + (size_t)(slots[k].port - 1) * (size_t)g->n_nodes + (size_t)slots[k].index] = 1;
+        rc = table_entries(im, g, t, ok);
+    } else
+        rc = QP_ESYS;
+    qp_free(ok);
+    qp_free(slots);
+    return rc;
 }
 
 /* Weights stored as the integers of their layer's weight entry become the floats the rule

@@ -318,6 +318,22 @@ static int write_sections(const qp_graph *g, const qp_qtable *t, struct buf *s)
             rc = put_entry(&s[QP_NBG_SEC_QENTRIES], &s[QP_NBG_SEC_QPARAMS], slots[k].port, slots[k].index, e);
     }
     qp_free(slots);
+    /* then the bias corrections (port 3, version 1.1): n f64 in place of the scales */
+    for (int ni = 0; !rc && ni < g->n_nodes; ni++) {
+        if (!t->bias_corr[ni])
+            continue;
+        uint8_t *r = rec(&s[QP_NBG_SEC_QENTRIES], 64);
+        int64_t so = r ? put(&s[QP_NBG_SEC_QPARAMS], t->bias_corr[ni], (size_t)t->bias_corr_n[ni] * sizeof(double), 8)
+                       : -1;
+        if (so < 0)
+            return QP_ESYS;
+        r = s[QP_NBG_SEC_QENTRIES].p + s[QP_NBG_SEC_QENTRIES].len - 64;
+        wr32(r, QP_NBG_PORT_BIAS_CORR);
+        wr32(r + 4, (uint32_t)ni);
+        wr32(r + 32, (uint32_t)t->bias_corr_n[ni]);
+        wr32(r + 40, (uint32_t)-1);
+        wr64(r + 48, (uint64_t)so);
+    }
     return rc;
 }
 
@@ -382,7 +398,10 @@ int qp_nbg_write(const qp_graph *g, const qp_qtable *t, const qp_nbg_io *io, con
     if (!rc) {
         memcpy(b, QP_NBG_MAGIC, 8);
         b[8] = QP_NBG_VERSION_MAJOR;
-        b[10] = QP_NBG_VERSION_MINOR;
+        int corr = 0;
+        for (int ni = 0; ni < g->n_nodes && !corr; ni++)
+            corr = t->bias_corr[ni] != NULL;
+        b[10] = corr ? QP_NBG_VERSION_MINOR : 0;     /* without bias corrections a 1.0 file */
         wr32(b + 12, QP_NBG_ENDIAN_TAG);
         wr64(b + 16, off);
         wr64(b + 24, plan->arena_bytes);

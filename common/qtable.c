@@ -131,8 +131,11 @@ qp_qtable *qp_qtable_new(const qp_graph *g)
         t->custom = qp_arena_array(a, nn, sizeof *t->custom);
         t->custom_value = qp_arena_array(a, nv, sizeof *t->custom_value);
         t->custom_output = qp_arena_array(a, no, sizeof *t->custom_output);
+        t->bias_corr = qp_arena_array(a, nn, sizeof *t->bias_corr);
+        t->bias_corr_n = qp_arena_array(a, nn, sizeof *t->bias_corr_n);
     }
-    if (!t || !t->value || !t->weight || !t->bias || !t->custom || !t->custom_value || !t->custom_output) {
+    if (!t || !t->value || !t->weight || !t->bias || !t->custom || !t->custom_value || !t->custom_output ||
+        !t->bias_corr || !t->bias_corr_n) {
         qp_arena_free(a);
         qp_errorf(QP_ESYS, "out of memory");
         return NULL;
@@ -576,6 +579,60 @@ int qp_qtable_set_custom(qp_qtable *t, const char *layer_key, const char *type)
     else
         t->custom_output[idx] = norm;
     return 0;
+}
+
+/* ---- bias corrections ----------------------------------------------------------------------- */
+
+int qp_qtable_bias_corr_channels(const qp_graph *g, int node)
+{
+    if (node < 0 || node >= g->n_nodes)
+        return -1;
+    const qp_node *n = &g->nodes[node];
+    if ((strcmp(n->op_type, "Conv") && strcmp(n->op_type, "ConvTranspose")) || n->n_out < 1 || n->out[0] < 0)
+        return -1;
+    const qp_value *y = &g->values[n->out[0]];
+    if (y->rank < 3 || y->dims[1] <= 0 || y->dims[1] > (1 << 24))
+        return -1;
+    return (int)y->dims[1];
+}
+
+int qp_qtable_set_bias_corr(qp_qtable *t, int node, const double *v, int n)
+{
+    const qp_graph *g = t->g;
+    int m = qp_qtable_bias_corr_channels(g, node);
+    const char *key = node >= 0 && node < g->n_nodes ? (g->nodes[node].key[0] ? g->nodes[node].key : g->nodes[node].name) : "?";
+    if (m < 0)
+        return qp_errorf(QP_EUSAGE, "bias correction of layer '%s': only a Conv or ConvTranspose with a known "
+                         "output shape takes one", key);
+    if (!v) {
+        t->bias_corr[node] = NULL;
+        t->bias_corr_n[node] = 0;
+        return 0;
+    }
+    if (n != m)
+        return qp_errorf(QP_EUSAGE, "bias correction of layer '%s' has %d values for %d output channels", key, n, m);
+    double *d = qp_arena_array(t->arena, (size_t)n + 1, sizeof *d);
+    if (!d)
+        return QP_ESYS;
+    for (int c = 0; c < n; c++) {
+        if (!isfinite(v[c]))
+            return qp_errorf(QP_EUSAGE, "bias correction of layer '%s': value %d is not finite", key, c);
+        d[c] = v[c];
+    }
+    t->bias_corr[node] = d;
+    t->bias_corr_n[node] = n;
+    return 0;
+}
+
+int qp_qtable_set_bias_corr_key(qp_qtable *t, const char *layer_key, const double *v, int n)
+{
+    int kind, idx;
+    char near[512];
+    if (qp_keys_find(t->g, layer_key, &kind, &idx) || kind != QP_KEY_NODE) {
+        nearest_msg(t->g, layer_key, near, sizeof near);
+        return qp_errorf(QP_EUSAGE, "bias correction of '%s': no such layer in the graph%s", layer_key, near);
+    }
+    return qp_qtable_set_bias_corr(t, idx, v, n);
 }
 
 int qp_qtable_customs(const qp_qtable *t, qp_qcustom **out, int *n)

@@ -29,10 +29,12 @@ int qp_qtable_store(qp_graph *g, const qp_qtable *t)
     Qpipe__QuantEntry **pent = qp_calloc((size_t)n + 1, sizeof *pent);
     Qpipe__CustomLayer *cl = qp_calloc((size_t)nc + 1, sizeof *cl);
     Qpipe__CustomLayer **pcl = qp_calloc((size_t)nc + 1, sizeof *pcl);
+    Qpipe__BiasCorrection *bc = qp_calloc((size_t)g->n_nodes + 1, sizeof *bc);
+    Qpipe__BiasCorrection **pbc = qp_calloc((size_t)g->n_nodes + 1, sizeof *pbc);
     qp_arena *keys = qp_arena_new(1 << 14);
     uint8_t *buf = NULL;
     char key[1100];
-    if (!ent || !pent || !cl || !pcl || !keys) {
+    if (!ent || !pent || !cl || !pcl || !bc || !pbc || !keys) {
         rc = QP_ESYS;
         goto out;
     }
@@ -67,7 +69,20 @@ int qp_qtable_store(qp_graph *g, const qp_qtable *t)
         cl[i].type = (char *)cu[i].type;
         pcl[i] = &cl[i];
     }
+    size_t nb = 0;
+    for (int ni = 0; ni < g->n_nodes; ni++) {
+        if (!t->bias_corr[ni])
+            continue;
+        qpipe__bias_correction__init(&bc[nb]);
+        bc[nb].key = (char *)(g->nodes[ni].key[0] ? g->nodes[ni].key : g->nodes[ni].name);
+        bc[nb].n_delta = (size_t)t->bias_corr_n[ni];
+        bc[nb].delta = t->bias_corr[ni];
+        pbc[nb] = &bc[nb];
+        nb++;
+    }
     Qpipe__QuantTable qt = QPIPE__QUANT_TABLE__INIT;
+    qt.n_bias_correction = nb;
+    qt.bias_correction = pbc;
     qt.quantizer = (char *)(t->quantizer ? t->quantizer : "");
     qt.qtype = (char *)(t->qtype ? t->qtype : "");
     qt.algorithm = (char *)(t->algorithm ? t->algorithm : "");
@@ -89,6 +104,8 @@ out:
     free(pent);
     free(cl);
     free(pcl);
+    free(bc);
+    free(pbc);
     free(cu);
     free(s);
     return rc;
@@ -153,6 +170,13 @@ int qp_qtable_load(const qp_graph *g, qp_qtable **out)
     for (size_t i = 0; !rc && i < qt->n_customized; i++) {
         const Qpipe__CustomLayer *c = qt->customized[i];
         rc = qp_qtable_set_custom(t, c->key ? c->key : "", c->type ? c->type : "");
+    }
+    for (size_t i = 0; !rc && i < qt->n_bias_correction; i++) {
+        const Qpipe__BiasCorrection *b = qt->bias_correction[i];
+        if (b->n_delta > (size_t)1 << 24)
+            rc = qp_errorf(QP_EINPUT, "bias correction of '%s': %zu values", b->key ? b->key : "", b->n_delta);
+        else
+            rc = qp_qtable_set_bias_corr_key(t, b->key ? b->key : "", b->delta, (int)b->n_delta);
     }
     if (rc && rc != QP_ESYS)
         rc = qp_error_prefix(QP_EINPUT, "section 'qtable'");

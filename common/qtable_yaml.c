@@ -28,7 +28,8 @@ static char *q40(char *buf, size_t n, const char *s)
 
 /* ---- entries -------------------------------------------------------------------------------- */
 
-static const char *const top_keys[] = {"version", "quantize_parameters", "customized_quantize_layers", NULL};
+static const char *const top_keys[] = {"version", "quantize_parameters", "customized_quantize_layers",
+                                       "bias_correction", NULL};
 static const char *const fields_d1[] = {"dtype", "method", "max_value", "min_value", "zero_point", "scale",
                                         "fl", "qtype", NULL};
 static const char *const fields_d2[] = {"qtype", "quantizer", "rounding", "max_value", "min_value", "scale",
@@ -454,6 +455,26 @@ static int read_custom(struct ctx *C, const qp_ynode *cu)
     return 0;
 }
 
+/* qpipe's own top-level map: layer key -> one number per output channel. */
+static int read_bias_corr(struct ctx *C, const qp_ynode *bc)
+{
+    const qp_yaml *P = C->P;
+    for (int i = 0; i < bc->n; i++) {
+        const qp_ynode *k = bc->k[2 * i], *v = bc->k[2 * i + 1];
+        double *d;
+        int n, is_list;
+        int rc = qp_yaml_to_nums(P, v, k->v, 0, &d, &n, &is_list);
+        if (rc)
+            return rc;
+        if ((rc = qp_qtable_set_bias_corr_key(C->t, k->v, d, n))) {
+            char msg[800];
+            snprintf(msg, sizeof msg, "%s", qp_error_msg());
+            return qp_yaml_errorf(P, k->line, k->col, "%s", msg);
+        }
+    }
+    return 0;
+}
+
 static int walk(struct ctx *C, const qp_ynode *root)
 {
     const qp_yaml *P = C->P;
@@ -461,7 +482,7 @@ static int walk(struct ctx *C, const qp_ynode *root)
     if (root->kind != QP_YN_MAP)
         return qp_yaml_errorf(P, root->line, root->col, "the document must be a mapping with 'quantize_parameters', not %s",
                     qp_yaml_is_null(root) ? "empty" : qp_yaml_kind_name(root->kind));
-    const qp_ynode *version = NULL, *qp = NULL, *cu = NULL;
+    const qp_ynode *version = NULL, *qp = NULL, *cu = NULL, *bc = NULL;
     for (int i = 0; i < root->n; i++) {
         const qp_ynode *k = root->k[2 * i], *v = root->k[2 * i + 1];
         if (!strcmp(k->v, "version"))
@@ -470,6 +491,8 @@ static int walk(struct ctx *C, const qp_ynode *root)
             qp = v;
         else if (!strcmp(k->v, "customized_quantize_layers"))
             cu = v;
+        else if (!strcmp(k->v, "bias_correction"))
+            bc = v;
         else
             return qp_yaml_errorf(P, k->line, k->col, "unknown key '%s' (did you mean '%s'?)", q40(q, sizeof q, k->v),
                         qp_yaml_nearest(k->v, top_keys, -1));
@@ -500,6 +523,12 @@ static int walk(struct ctx *C, const qp_ynode *root)
     int rc = n ? read_entries(C, qp) : 0;
     if (!rc && cu && cu->kind == QP_YN_MAP)
         rc = read_custom(C, cu);
+    if (!rc && bc && !qp_yaml_is_null(bc)) {
+        if (bc->kind != QP_YN_MAP)
+            return qp_yaml_errorf(P, bc->line, bc->col, "'bias_correction' must be a mapping, not %s",
+                                  qp_yaml_kind_name(bc->kind));
+        rc = read_bias_corr(C, bc);
+    }
     return rc;
 }
 
@@ -681,6 +710,26 @@ int qp_qtable_emit_yaml(FILE *f, const qp_qtable *t)
             fputs(": ", f);
             put_scalar(f, cu[i].type, 0);
             fputc('\n', f);
+        }
+    }
+    int header = 0;
+    for (int ni = 0; !rc && ni < t->g->n_nodes; ni++) {
+        if (!t->bias_corr[ni])
+            continue;
+        const char *key = t->g->nodes[ni].key[0] ? t->g->nodes[ni].key : t->g->nodes[ni].name;
+        if (!utf8_ok((const unsigned char *)key)) {
+            rc = qp_errorf(QP_EUSAGE, "layer key '%s' is not valid UTF-8", key);
+            break;
+        }
+        if (!header++)
+            fputs("# qpipe: real values added to each output channel's bias (qtable --bias-correction)\n"
+                  "bias_correction:\n", f);
+        fputs("  ", f);
+        put_scalar(f, key, 0);
+        fputs(":\n", f);
+        for (int c = 0; c < t->bias_corr_n[ni]; c++) {
+            char b[40];
+            fprintf(f, "  - %s\n", qp_qalgo_format_double(b, sizeof b, t->bias_corr[ni][c]));
         }
     }
     if (!rc && ferror(f))

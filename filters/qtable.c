@@ -8,7 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include "qp/biascorr.h"
 #include "qp/calib.h"
 #include "qp/cli.h"
 #include "qp/diag.h"
@@ -16,6 +18,7 @@
 #include "qp/qtable.h"
 #include "qp/qtable_build.h"
 #include "qp/qtable_yaml.h"
+#include "qp/samples.h"
 
 static const char usage[] =
     "usage: qtable --quantizer Q --qtype T [options] < calib.ir > q.ir\n"
@@ -37,15 +40,23 @@ static const char usage[] =
     "  --read FILE               read the table from FILE (dialect 1 or 2) instead\n"
     "  -q, --model-quantize FILE also write the table to FILE (dialect 2)\n"
     "  --compute-entropy FILE    write each tensor's sensitivity, Acuity's entropy.txt\n"
+    "  --bias-correction         then correct the integer Conv/ConvTranspose biases so\n"
+    "                            that each output channel's mean over the samples matches\n"
+    "                            the float run (needs --input-meta)\n"
+    "  --input-meta FILE         the input meta whose dataset --bias-correction runs on\n"
+    "  --iterations N            samples for --bias-correction (default 16, or fewer if the\n"
+    "                            dataset is)\n"
+    "  --bias-correction-passes N  passes over the layers (default 2)\n"
     "  --summary                 print the stream's table (dialect 2) instead of a stream\n"
     "  -h, --help                this help\n"
     "      --version             print the version\n"
     "Exit status: 0 ok, 1 bad input, 2 usage or bad table, 3 system error.\n";
 
 struct opts {
-    const char *read, *yaml, *entropy;
+    const char *read, *yaml, *entropy, *meta;
     qp_qtable_opts q;
     int have_quantizer, have_qtype, have_algorithm, have_nbins, have_percentile, summary;
+    int bias_corr, iterations, have_iterations, passes, have_passes;
 };
 
 static long parse_long(const char *opt, const char *s, long lo, long hi)
@@ -60,7 +71,7 @@ static long parse_long(const char *opt, const char *s, long lo, long hi)
 
 static void parse(int argc, char **argv, struct opts *o)
 {
-    enum { O_QUANTIZER = 256, O_QTYPE, O_ALGO, O_NBINS, O_PCT, O_READ, O_ENTROPY, O_SUMMARY };
+    enum { O_QUANTIZER = 256, O_QTYPE, O_ALGO, O_NBINS, O_PCT, O_READ, O_ENTROPY, O_SUMMARY, O_BC, O_META, O_ITER, O_PASSES };
     static const struct option lo[] = {
         {"quantizer", required_argument, 0, O_QUANTIZER},
         {"qtype", required_argument, 0, O_QTYPE},
@@ -71,6 +82,10 @@ static void parse(int argc, char **argv, struct opts *o)
         {"model-quantize", required_argument, 0, 'q'},
         {"compute-entropy", required_argument, 0, O_ENTROPY},
         {"summary", no_argument, 0, O_SUMMARY},
+        {"bias-correction", no_argument, 0, O_BC},
+        {"input-meta", required_argument, 0, O_META},
+        {"iterations", required_argument, 0, O_ITER},
+        {"bias-correction-passes", required_argument, 0, O_PASSES},
         {0, 0, 0, 0},
     };
     memset(o, 0, sizeof *o);
@@ -119,6 +134,16 @@ static void parse(int argc, char **argv, struct opts *o)
         case 'q': o->yaml = optarg; break;
         case O_ENTROPY: o->entropy = optarg; break;
         case O_SUMMARY: o->summary = 1; break;
+        case O_BC: o->bias_corr = 1; break;
+        case O_META: o->meta = optarg; break;
+        case O_ITER:
+            o->iterations = (int)parse_long("--iterations", optarg, 1, 100000);
+            o->have_iterations = 1;
+            break;
+        case O_PASSES:
+            o->passes = (int)parse_long("--bias-correction-passes", optarg, 1, 100);
+            o->have_passes = 1;
+            break;
         case ':': qp_cli_usage_error("option '%s' needs a value", argv[optind - 1]);
         default: qp_cli_usage_error("unknown option '%s'", argv[optind - 1]);
         }
@@ -126,8 +151,12 @@ static void parse(int argc, char **argv, struct opts *o)
     if (optind < argc)
         qp_cli_usage_error("unexpected argument '%s' (the stream comes on standard input)", argv[optind]);
     int build = o->have_quantizer || o->have_qtype || o->have_algorithm || o->have_nbins || o->have_percentile;
+    if ((o->meta || o->have_iterations || o->have_passes) && !o->bias_corr)
+        qp_cli_usage_error("--input-meta, --iterations and --bias-correction-passes apply to --bias-correction");
+    if (o->bias_corr && !o->meta)
+        qp_cli_usage_error("--bias-correction needs --input-meta FILE (the samples it runs on)");
     if (o->summary) {
-        if (build || o->read || o->yaml || o->entropy)
+        if (build || o->read || o->yaml || o->entropy || o->bias_corr)
             qp_cli_usage_error("--summary takes no other option");
         return;
     }
@@ -176,6 +205,35 @@ static void prepare(qp_outfile *out, const char *path, int (*fn)(FILE *, const v
     }
 }
 
+static void bc_progress(void *ctx, int done, int total)
+{
+    (void)ctx;
+    fprintf(stderr, "\rqtable: bias correction %d/%d", done, total);
+    if (done == total)
+        fputc('\n', stderr);
+}
+
+/* --bias-correction: on the first --iterations samples of the meta's dataset. */
+static void bias_correct(const struct opts *o, const qp_graph *g, qp_qtable *t)
+{
+    qp_samples *io = NULL;
+    int rc = qp_samples_open(g, o->meta, 0, NULL, &io);
+    if (rc)
+        qp_diag_exit(rc);
+    int have = qp_samples_count(io), n = o->have_iterations ? o->iterations : 16, layers = 0;
+    if (o->have_iterations && n > have)
+        qp_diag_die(QP_EUSAGE, "--iterations %d but the dataset of '%s' has %d samples", n, o->meta, have);
+    if (n > have)
+        n = have;
+    if (n < 1)
+        qp_diag_die(QP_EINPUT, "'%s': the dataset has no samples", o->meta);
+    if ((rc = qp_biascorr_run(g, t, io, n, o->have_passes ? o->passes : 2, isatty(2) ? bc_progress : NULL, NULL, &layers)))
+        qp_diag_exit(rc);
+    qp_samples_close(io);
+    if (!layers)
+        fprintf(stderr, "qtable: warning: --bias-correction: no integer Conv or ConvTranspose layer to correct\n");
+}
+
 static int emit_yaml(FILE *f, const void *t) { return qp_qtable_emit_yaml(f, t); }
 static int emit_entropy(FILE *f, const void *a) { return write_entropy(f, a); }
 
@@ -210,6 +268,8 @@ int main(int argc, char **argv)
         if ((rc = qp_qtable_build(g, c, &o.q, &t)))
             qp_diag_exit(rc);
     }
+    if (o.bias_corr)
+        bias_correct(&o, g, t);
     struct entropy_arg ea = {t, NULL, 0};
     if (o.entropy) {
         if (!c)

@@ -3,7 +3,8 @@
 # calibrate on the dataset, build the table (per-channel int8 by default), run the integer
 # simulation, compare its outputs with the golden ones.
 # usage: int8.sh WORKDIR [QUANTIZER QTYPE [ALGORITHM]]
-#        (default perchannel_symmetric_affine int8 normal); env FIELDS for tsim --fields
+#        (default perchannel_symmetric_affine int8 normal); env FIELDS for tsim --fields,
+#        BIAS_CORRECTION=1 for qtable --bias-correction on the dataset
 set -euo pipefail
 [ $# -ge 1 ] || { echo "usage: int8.sh WORKDIR [QUANTIZER QTYPE [ALGORITHM]]" >&2; exit 2; }
 work=$1 q=${2:-perchannel_symmetric_affine} t=${3:-int8} algo=${4:-normal}
@@ -14,7 +15,9 @@ n=$(grep -c . "$work/dataset.txt")
 # 1. calibration statistics (pegasus quantize's float passes), once
 [ -f "$work/$name.calib.ir" ] || calib -q --input-meta "$meta" < "$ir" > "$work/$name.calib.ir"
 # 2. the quantization table, in the stream and as Acuity's .quantize
-qtable --quantizer "$q" --qtype "$t" --algorithm "$algo" -q "$work/$name.$q-$t.quantize" \
+bc=()
+[ -n "${BIAS_CORRECTION:-}" ] && bc=(--bias-correction --input-meta "$meta")
+qtable --quantizer "$q" --qtype "$t" --algorithm "$algo" "${bc[@]}" -q "$work/$name.$q-$t.quantize" \
     < "$work/$name.calib.ir" > "$work/$name.q.$q-$t.ir"
 # 3. the integer simulation (pegasus inference --dtype quantized)
 rm -rf "$work/$q-$t"

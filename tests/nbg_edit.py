@@ -8,7 +8,8 @@ usage: nbg_edit.py IN OUT EDIT...   where EDIT is one of
   rec:KIND:INDEX:TYPE@OFF=VAL       a field of record INDEX of section KIND; INDEX 'const' is
                                     the first constant value, 'act' the first layer's output,
                                     'qweight' the first weight stored as integers,
-                                    '@out' the first graph output's value
+                                    '@out' the first graph output's value, 'last' the
+                                    section's last record
   qscale:I=VAL, qzp:I=VAL           the first scale / zero point of quantization entry I
   mknpy:PATH:D0,D1..:LO:HI          (alone) writes a float32 .npy of seeded uniform values
 VAL may be +N or -N: added to the field's current value.
@@ -51,6 +52,8 @@ def record(b, kind, idx):
         n0 = sec_base(b, 3)
         n_in, first = struct.unpack_from('<I', b, n0 + 12)[0], struct.unpack_from('<I', b, n0 + 20)[0]
         idx = struct.unpack_from('<i', b, sec_base(b, 5) + 4 * (first + n_in))[0]
+    elif idx == 'last':
+        idx = struct.unpack_from('<I', b, section(b, kind) + 4)[0] - 1
     elif idx == '@out':
         n = struct.unpack_from('<I', b, section(b, 8) + 4)[0]
         io = next(sec_base(b, 8) + 128 * i for i in range(n)

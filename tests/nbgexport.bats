@@ -216,6 +216,37 @@ same_as_qinfer() {
     done
 }
 
+@test "BlazeFace int8 PCQ with bias corrections: an NBG 1.1, outputs byte-identical to qinfer" {
+    need_prj
+    qtable --quantizer perchannel_symmetric_affine --qtype int8 --bias-correction --iterations 2 \
+        --input-meta "$BFW/meta.yml" < "$BFW/c.ir" > bc.ir
+    same_as_qinfer bc.ir "$BFW/in.npy"
+    [ "$(od -An -tu2 -j8 -N4 p/net.nbg | tr -s ' ')" = " 1 1" ]
+    # the corrections are what makes the integers differ from the plain table's
+    nbgexport --nbg plain.nbg < "$BFW/q.ir"
+    [ "$(od -An -tu2 -j8 -N4 plain.nbg | tr -s ' ')" = " 1 0" ]
+    "$PRJ/bf" --nbg plain.nbg --output-dir o2 "$BFW/in.npy"
+    ! diff -r o o2 > /dev/null
+    cp p/net.nbg "$BATS_FILE_TMPDIR/bc.nbg"
+}
+
+@test "NBG: a bad bias correction record (layer, count, offset, port)" {
+    need_prj
+    [ -f "$BATS_FILE_TMPDIR/bc.nbg" ] || skip "needs the bias-correction NBG of the test above"
+    bc() {
+        local text=${*: -1}
+        $EDIT "$BATS_FILE_TMPDIR/bc.nbg" bad.nbg "${@:1:$#-1}"
+        run -1 --separate-stderr "$PRJ/bf" --nbg bad.nbg "$BFW/in.npy"
+        assert_clean_failure bf "$text"
+    }
+    bc rec:6:last:u32@4=99999 "layer 99999 out of range"
+    bc rec:6:last:u32@4=0 "only a Conv or ConvTranspose"
+    bc rec:6:last:i32@32=-1 "values for"
+    bc rec:6:last:i32@32=+1 "outside the qparams section"
+    bc rec:6:last:u64@48=0xfffffffffffffff8 "outside the qparams section"
+    bc rec:6:last:u32@0=4 "unknown port 4"
+}
+
 # ---- the NBG as untrusted input: every class of RELIABILITY.md ---------------------------------
 # Section kinds: 1 strings, 2 values, 3 nodes, 4 attrs, 5 indices, 6 qentries, 7 qparams, 8 io,
 # 9 plan, 10 data (qpipe-nbg(5)).

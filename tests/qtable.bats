@@ -487,6 +487,7 @@ EOF
     cp "$F/tiny.ir" model.ir
     cp "$F/tinyc.ir" calibrated.ir
     cp "$Q/tiny.quantize" model.quantize
+    cp "$F/tiny.yml" meta.yml
     for page in "$BATS_TEST_DIRNAME/../man/man1/qtable.1" "$BATS_TEST_DIRNAME/../man/man5/qpipe-quantize.5"; do
         awk '/^\.SH EXAMPLES/ { e = 1; next } /^\.SH / { e = 0 } e && /^\.RS/ { c = 1; next } /^\.RE/ { c = 0 }
              e && c && !/^\./ { gsub(/\\-/, "-"); gsub(/\\\(aq/, "\047"); gsub(/\\\\/, "\\"); print }' "$page" > ex.sh

@@ -115,11 +115,16 @@ static int quant_bias_mul(qp_qnode *n, qp_arena *a, wq *q, const float *bf, doub
     q->mul = qp_arena_array(a, m + 1, sizeof *q->mul);
     if (!q->bias || !q->mul)
         return QP_ESYS;
+    /* qtable --bias-correction: one real value per output channel, added to the bias */
+    const double *corr = n->table && n->table->bias_corr ? n->table->bias_corr[n->ni] : NULL;
+    if (corr && (size_t)n->table->bias_corr_n[n->ni] != m)
+        return qp_qops_error(n->g, n->ni, "the bias correction has %d values for %zu output channels",
+                             n->table->bias_corr_n[n->ni], m);
     int64_t wmax = 0;
     for (size_t i = 0; q->widen && i < count; i++)
         wmax = wide[i] < 0 ? (-wide[i] > wmax ? -wide[i] : wmax) : (wide[i] > wmax ? wide[i] : wmax);
     for (size_t c = 0; c < m; c++) {
-        double sb = s_x * q->sw[c], b = bf ? beta * (double)bf[c] : 0;
+        double sb = s_x * q->sw[c], b = (bf ? beta * (double)bf[c] : 0) + (corr ? corr[c] : 0);
         if (q->bits == 8) {
             int32_t v = qp_quantize_bias32(b, sb);
             if (q->widen) {

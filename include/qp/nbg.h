@@ -17,7 +17,8 @@
 
 #define QP_NBG_MAGIC "QPNBG\x1a\n"      /* 8 bytes with the final NUL */
 #define QP_NBG_VERSION_MAJOR 1
-#define QP_NBG_VERSION_MINOR 0
+#define QP_NBG_VERSION_MINOR 1     /* 1.1: bias corrections (port 3); files without are 1.0 */
+#define QP_NBG_PORT_BIAS_CORR 3    /* a quantization entry holding a layer's bias correction */
 #define QP_NBG_ENDIAN_TAG 0x0A0B0C0Du    /* stored little-endian: 0D 0C 0B 0A */
 #define QP_NBG_HEADER_SIZE 64
 #define QP_NBG_SECTION_ENTRY 32

@@ -47,6 +47,11 @@ typedef struct qp_qtable {
      * constants) and attach_ output layers: */
     const char **custom_value;      /* per value id, or NULL */
     const char **custom_output;     /* per graph output, or NULL */
+    /* Bias correction (qtable --bias-correction, qp/biascorr.h): per node id, NULL or one real
+     * value per output channel of a Conv/ConvTranspose, added to its bias before the bias is
+     * quantized (qpipe(7)); bias_corr_n[node] values. */
+    double **bias_corr;
+    int *bias_corr_n;
 } qp_qtable;
 
 /* An entry with quantizer QP_QZ_NONE and qtype 0 is absent; QP_QZ_NONE with qtype QP_DT_F32
@@ -92,6 +97,15 @@ int qp_qtable_check_complete(const qp_qtable *t);
 /* Sets the customized type of a layer key ("<quantizer>-<qtype>", normalised; also
  * "bfloat16", "float16", "float32").  QP_EUSAGE if the key or the type is unknown. */
 int qp_qtable_set_custom(qp_qtable *t, const char *layer_key, const char *type);
+
+/* The output channels a bias correction of node takes (a Conv or ConvTranspose with a
+ * static output shape), or -1. */
+int qp_qtable_bias_corr_channels(const qp_graph *g, int node);
+/* Sets (copies) or, with v NULL, clears the bias correction of a node; QP_EUSAGE (the reason,
+ * naming the layer) when the node takes none or n is not its output channel count. */
+int qp_qtable_set_bias_corr(qp_qtable *t, int node, const double *v, int n);
+/* The same by layer key (QP_EUSAGE naming the key and the nearest keys if it is unknown). */
+int qp_qtable_set_bias_corr_key(qp_qtable *t, const char *layer_key, const double *v, int n);
 
 /* The customized layers in graph order (qpipe-quantize(5)): malloc'd, the caller frees *out;
  * the strings belong to the table and the graph. */

@@ -19,7 +19,8 @@ fi
 head -n 16 "$cache/images/dataset.txt" > "$work/calib.txt"
 tail -n 8 "$cache/images/dataset.txt" > "$work/eval.txt"
 
-# QT_SCHEMES / QT_ALGOS override the quantizer:qtype pairs and the algorithms
+# QT_SCHEMES / QT_ALGOS override the quantizer:qtype pairs and the algorithms; QT_BC=1 adds
+# qtable --bias-correction on the 16 calibration samples (algorithm shown as ALGO+bc)
 schemes=${QT_SCHEMES:-"asymmetric_affine:uint8 perchannel_symmetric_affine:int8 dynamic_fixed_point:int16
     perchannel_symmetric_affine:int16 bfloat16:bfloat16"}
 algos=${QT_ALGOS:-"normal kl_divergence"}
@@ -97,11 +98,13 @@ echo "$models" | while read -r name file size mean scale kind; do
         for algo in $algos; do
             q=${sch%%:*} t=${sch#*:}
             rm -rf "$d/q"
-            qtable --quantizer "$q" --qtype "$t" --algorithm "$algo" < "$d/c.ir" > "$d/q.ir"
+            bc=() label=$algo
+            [ -n "${QT_BC:-}" ] && { bc=(--bias-correction --input-meta "$d/meta_calib.yml"); label=$algo+bc; }
+            qtable --quantizer "$q" --qtype "$t" --algorithm "$algo" "${bc[@]}" < "$d/c.ir" > "$d/q.ir"
             qinfer -q --dtype quantized --input-meta "$d/meta_eval.yml" --iterations 8 --format npy \
                 --output-dir "$d/q" < "$d/q.ir"
             c=$(tsim --tsv "$d/float" "$d/q" | mean_cos)
-            printf '%-16s %-30s %-9s %-14s %s\n' "$name" "$q" "$t" "$algo" "$c"
+            printf '%-16s %-30s %-9s %-14s %s\n' "$name" "$q" "$t" "$label" "$c"
             [ $verbose = 1 ] && tsim "$d/float" "$d/q" | grep attach_ | sed 's/^/    /'
         done
     done
