@@ -161,6 +161,19 @@ int qp_samples_get(qp_samples *s, int i, int j, qp_tensor *out)
     return 0;
 }
 
+int qp_samples_get_f32(qp_samples *s, int i, int j, qp_tensor *out)
+{
+    int rc = qp_samples_get(s, i, j, out);
+    if (rc || out->dtype == QP_DT_F32)
+        return rc;
+    qp_tensor f;
+    if ((rc = qp_tensor_to_f32(out, &f)))
+        return rc;
+    qp_tensor_free(out);
+    *out = f;
+    return 0;
+}
+
 void qp_samples_close(qp_samples *s)
 {
     if (!s)

@@ -61,14 +61,7 @@ static int load_samples(struct au *A, qp_samples *io)
     for (int s = 0; !rc && s < A->n; s++) {
         for (size_t i = 0; !rc && i < ni; i++) {
             qp_tensor *t = &A->in[(size_t)s * ni + i];
-            if (!(rc = qp_samples_get(io, s, (int)i, t)) && t->dtype != QP_DT_F32) {
-                qp_tensor f;
-                if (!(rc = qp_tensor_to_f32(t, &f))) {
-                    qp_tensor_free(t);
-                    *t = f;
-                }
-            }
-            if (!rc)
+            if (!(rc = qp_samples_get_f32(io, s, (int)i, t)))
                 rc = qp_exec_set_input(fx, (int)i, t);
         }
         if (!rc)

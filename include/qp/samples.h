@@ -18,6 +18,8 @@ int qp_samples_count(const qp_samples *s);
 /* Sample i for graph input j: float32 of the input's shape (or the file's own dtype for
  * .npy/.pb inputs given without a meta, which qp_exec_set_input then checks). */
 int qp_samples_get(qp_samples *s, int i, int j, qp_tensor *out);
+/* The same as float32 (a sample of another numeric type converted). */
+int qp_samples_get_f32(qp_samples *s, int i, int j, qp_tensor *out);
 /* The path that sample i of input j comes from (for messages). */
 const char *qp_samples_path(const qp_samples *s, int i, int j);
 void qp_samples_close(qp_samples *s);
