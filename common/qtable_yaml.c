@@ -634,7 +634,9 @@ static int put_num(FILE *f, const char *field, double x, const char *key)
     return 0;
 }
 
-int qp_qtable_emit_entry(FILE *f, const char *key, const qp_qentry *e)
+/* float_range: a float entry also gets its range (in a hybrid table, the range its integer
+ * consumers convert it with). */
+static int emit_entry(FILE *f, const char *key, const qp_qentry *e, int float_range)
 {
     char b[40];
     int rc;
@@ -642,8 +644,12 @@ int qp_qtable_emit_entry(FILE *f, const char *key, const qp_qentry *e)
     put_scalar(f, key, 1);
     fputs(":\n", f);
     fprintf(f, "    qtype: %s\n    quantizer: %s\n", qp_qtable_qtype_name(e->qtype), qp_quantizer_name(e->quantizer));
-    if (e->quantizer == QP_QZ_NONE || e->quantizer == QP_QZ_BFLOAT16 || e->quantizer == QP_QZ_FLOAT16)
+    if (e->quantizer == QP_QZ_NONE || e->quantizer == QP_QZ_BFLOAT16 || e->quantizer == QP_QZ_FLOAT16) {
+        if (float_range && (e->min != 0 || e->max != 0))
+            if ((rc = put_num(f, "max_value", e->max, key)) || (rc = put_num(f, "min_value", e->min, key)))
+                return rc;
         return 0;
+    }
     fputs("    rounding: rtne\n", f);
     if ((rc = put_num(f, "max_value", e->max, key)) || (rc = put_num(f, "min_value", e->min, key)))
         return rc;
@@ -671,6 +677,16 @@ int qp_qtable_emit_entry(FILE *f, const char *key, const qp_qentry *e)
     return 0;
 }
 
+int qp_qtable_emit_entry(FILE *f, const char *key, const qp_qentry *e)
+{
+    return emit_entry(f, key, e, 0);
+}
+
+static int is_float_entry(const qp_qentry *e)
+{
+    return e->quantizer == QP_QZ_NONE || e->quantizer == QP_QZ_BFLOAT16 || e->quantizer == QP_QZ_FLOAT16;
+}
+
 int qp_qtable_emit_yaml(FILE *f, const qp_qtable *t)
 {
     qp_qslot *s;
@@ -682,9 +698,12 @@ int qp_qtable_emit_yaml(FILE *f, const qp_qtable *t)
         free(s);
         return rc;
     }
-    int any = 0;
-    for (int i = 0; i < n && !any; i++)
-        any = qp_qentry_present(qp_qtable_entry(t, s[i]));
+    int any = 0, any_int = 0;
+    for (int i = 0; i < n; i++) {
+        const qp_qentry *e = qp_qtable_entry(t, s[i]);
+        any |= qp_qentry_present(e);
+        any_int |= qp_qentry_present(e) && !is_float_entry(e);
+    }
     fputs("# !!!This file disallow TABs!!!\nversion: 2\n", f);
     fputs(any ? "quantize_parameters:\n" : "quantize_parameters: {}\n", f);
     for (int i = 0; !rc && i < n; i++) {
@@ -696,7 +715,7 @@ int qp_qtable_emit_yaml(FILE *f, const qp_qtable *t)
         if (!utf8_ok((const unsigned char *)key))
             rc = qp_errorf(QP_EUSAGE, "layer key of '%s' is not valid UTF-8", key);
         else
-            rc = qp_qtable_emit_entry(f, key, e);
+            rc = emit_entry(f, key, e, any_int);
     }
     if (!rc) {
         fputs(nc ? "customized_quantize_layers:\n" : "customized_quantize_layers: {}\n", f);

@@ -138,7 +138,7 @@ Q
     [ "$(ls e | grep -c '_pre_')" -eq 0 ]
 }
 
-@test "the rewritten table reads back with qtable --read (converters skipped) and gives the same table" {
+@test "the rewritten table reads back with qtable --read (converters skipped): the same table, the same integers" {
     require_file "$BLAZE"
     qmix --layer 'Conv_*=bfloat16' --layer "$RELU0=float32" -o h.quantize < "$F/q.ir" > h.ir
     qtable --read h.quantize < "$F/c.ir" > r.ir
@@ -146,6 +146,14 @@ Q
     qtable --summary < r.ir > b.quantize
     cmp a.quantize b.quantize
     grep -q "^  $RELU0: float32$" a.quantize
+    # a float layer keeps the range its integer consumers convert it with, so the table read
+    # back runs and gives the same integers (it did not before 2026-11-26: "no recorded range")
+    grep -A4 "^  '@$RELU0:out0':" a.quantize | grep -q 'max_value:'
+    for s in h r; do
+        QP_THREADS=1 qinfer -q --dtype quantized --raw --format npy --input-meta "$F/bf.yml" --iterations 2 \
+            --output-dir "o_$s" < $s.ir
+    done
+    diff -r o_h o_r
 }
 
 @test "switched weight layers run at every type" {
