@@ -5,6 +5,7 @@
 #include "qp/biascorr.h"
 #include "qp/diag.h"
 #include "qp/exec.h"
+#include "qp/metrics.h"
 #include "qp/qexec.h"
 
 struct bc {
@@ -134,13 +135,55 @@ static int correct(struct bc *B, qp_qtable *t, int k)
     return rc;
 }
 
+/* The mean over the samples and the graph outputs of the cosine between table t's integer run
+ * (dequantized) and the float run. */
+static int output_cos(const struct bc *B, const qp_qtable *t, double *cos)
+{
+    const qp_graph *g = B->g;
+    qp_exec *fx = NULL;
+    qp_qexec *x = NULL;
+    double sum = 0;
+    int n = 0;
+    int rc = qp_exec_new(g, 0, &fx);
+    if (!rc)
+        rc = qp_qexec_new(g, t, 0, &x);
+    for (int s = 0; !rc && s < B->n; s++) {
+        for (int i = 0; !rc && i < g->n_inputs; i++)
+            rc = qp_exec_set_input(fx, i, &B->in[(size_t)s * (size_t)g->n_inputs + (size_t)i]);
+        if (!rc && !(rc = set_inputs_q(B, x, s)) && !(rc = qp_exec_run(fx)))
+            rc = qp_qexec_run(x);
+        for (int k = 0; !rc && k < g->n_outputs; k++) {
+            const qp_tensor *f = qp_exec_value(fx, g->outputs[k]);
+            const qp_qtensor *q = qp_qexec_value(x, g->outputs[k]);
+            qp_tensor y = {0};
+            if (!f || !q || f->dtype != QP_DT_F32)
+                continue;               /* an output that is not float (indices, shapes) */
+            if ((rc = qp_qexec_dequantize(q, &y)))
+                break;
+            if (y.nbytes == f->nbytes) {
+                qp_metrics_acc a = {0};
+                qp_metrics_add_f32(&a, f->data, y.data, (int64_t)(y.nbytes / sizeof(float)));
+                sum += qp_metrics_get(&a).cos;
+                n++;
+            }
+            qp_tensor_free(&y);
+        }
+        if (rc)
+            rc = qp_error_prefix(rc, "sample %d", s);
+    }
+    qp_exec_free(fx);
+    qp_qexec_free(x);
+    *cos = n ? sum / n : 1.0;
+    return rc;
+}
+
 int qp_biascorr_run(const qp_graph *g, qp_qtable *t, qp_samples *io, int n, int passes,
-                    qp_biascorr_progress progress, void *ctx, int *n_layers)
+                    qp_biascorr_progress progress, void *ctx, qp_biascorr_result *res)
 {
     struct bc B = {g, n, NULL, NULL, NULL, NULL, NULL, NULL};
     size_t nn = (size_t)g->n_nodes + 1;
     int rc = 0, nt = 0;
-    *n_layers = 0;
+    *res = (qp_biascorr_result){0, 1.0, 1.0};
     if (n < 1 || passes < 1)
         return qp_errorf(QP_EUSAGE, "bias correction needs at least one sample and one pass");
     B.in = qp_calloc((size_t)n * (size_t)g->n_inputs + 1, sizeof *B.in);
@@ -165,6 +208,8 @@ int qp_biascorr_run(const qp_graph *g, qp_qtable *t, qp_samples *io, int n, int 
     }
     if (!rc && nt)
         rc = float_pass(&B, io);
+    if (!rc && nt)
+        rc = output_cos(&B, t, &res->cos_before);
     for (int p = 0; !rc && p < passes; p++)
         for (int k = 0; !rc && k < nt; k++) {
             rc = correct(&B, t, k);
@@ -173,8 +218,10 @@ int qp_biascorr_run(const qp_graph *g, qp_qtable *t, qp_samples *io, int n, int 
             if (!rc && progress)
                 progress(ctx, p * nt + k + 1, passes * nt);
         }
+    if (!rc && nt)
+        rc = output_cos(&B, t, &res->cos_after);
     if (!rc)
-        *n_layers = nt;
+        res->layers = nt;
     for (size_t i = 0; B.in && i < (size_t)n * (size_t)g->n_inputs; i++)
         qp_tensor_free(&B.in[i]);
     for (int k = 0; B.fsum && k < nt; k++)

@@ -220,18 +220,25 @@ static void bias_correct(const struct opts *o, const qp_graph *g, qp_qtable *t)
     int rc = qp_samples_open(g, o->meta, 0, NULL, &io);
     if (rc)
         qp_diag_exit(rc);
-    int have = qp_samples_count(io), n = o->have_iterations ? o->iterations : 16, layers = 0;
+    int have = qp_samples_count(io), n = o->have_iterations ? o->iterations : 16;
+    qp_biascorr_result r;
     if (o->have_iterations && n > have)
         qp_diag_die(QP_EUSAGE, "--iterations %d but the dataset of '%s' has %d samples", n, o->meta, have);
     if (n > have)
         n = have;
     if (n < 1)
         qp_diag_die(QP_EINPUT, "'%s': the dataset has no samples", o->meta);
-    if ((rc = qp_biascorr_run(g, t, io, n, o->have_passes ? o->passes : 2, isatty(2) ? bc_progress : NULL, NULL, &layers)))
+    if ((rc = qp_biascorr_run(g, t, io, n, o->have_passes ? o->passes : 2, isatty(2) ? bc_progress : NULL, NULL, &r)))
         qp_diag_exit(rc);
     qp_samples_close(io);
-    if (!layers)
+    if (!r.layers)
         fprintf(stderr, "qtable: warning: --bias-correction: no integer Conv or ConvTranspose layer to correct\n");
+    else if (r.cos_after < r.cos_before)
+        fprintf(stderr, "qtable: warning: --bias-correction lowered the mean output cosine on its %d samples "
+                        "from %.6f to %.6f; compare the tables on held-out samples\n", n, r.cos_before, r.cos_after);
+    else if (isatty(2))
+        fprintf(stderr, "qtable: bias correction of %d layers: mean output cosine on the %d samples %.6f -> %.6f\n",
+                r.layers, n, r.cos_before, r.cos_after);
 }
 
 static int emit_yaml(FILE *f, const void *t) { return qp_qtable_emit_yaml(f, t); }

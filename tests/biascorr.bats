@@ -107,6 +107,26 @@ EOF
     cmp two.quantize "$F/bc.quantize"
 }
 
+@test "a correction that lowers the output cosine on its own samples is reported (BlazeFace, 16 photos)" {
+    need_blaze
+    require_file "$QP_CACHE/images/dataset.txt"
+    head -n 16 "$QP_CACHE/images/dataset.txt" > ds.txt
+    [ "$(wc -l < ds.txt)" -eq 16 ]
+    calib -q --input-meta bf.yml < bf.ir > c16.ir
+    run -0 --separate-stderr sh -c 'qtable --quantizer perchannel_symmetric_affine --qtype int8 \
+        --bias-correction --input-meta bf.yml -q w.quantize < c16.ir > w.ir'
+    echo "$stderr"
+    [ "${#stderr_lines[@]}" -eq 1 ]
+    [[ "$stderr" == "qtable: warning: --bias-correction lowered the mean output cosine on its 16 samples from 0.99"*" to 0.98"* ]]
+    grep -q '^bias_correction:' w.quantize
+    # the four built-in photos: it raises the cosine there, and says nothing
+    ls "$IMAGES"/*.jpg > ds.txt
+    run -0 --separate-stderr sh -c 'qtable --quantizer perchannel_symmetric_affine --qtype int8 \
+        --bias-correction --input-meta bf.yml < c.ir > w2.ir'
+    [ -z "$stderr" ]
+    [ -s w2.ir ]
+}
+
 @test "bad options: one line, exit 2, nothing on stdout" {
     need_blaze
     q="qtable --quantizer perchannel_symmetric_affine --qtype int8"

@@ -20,11 +20,18 @@
 /* Called after each corrected layer. */
 typedef void (*qp_biascorr_progress)(void *ctx, int done, int total);
 
+typedef struct qp_biascorr_result {
+    int layers;                 /* layers corrected */
+    double cos_before, cos_after;   /* mean output cosine against float over the samples */
+} qp_biascorr_result;
+
 /* Corrects table t (bound to g) on the first n samples of io (n >= 1), passes times over
  * the layers; a correction the table already has is measured with and added to (a table
- * read back from a .quantize continues where it was).  *n_layers: the layers corrected.
+ * read back from a .quantize continues where it was).  The mean cosine of the model's float
+ * outputs against the float run over the same samples, before and after, goes to *res (a
+ * correction can lower it: the mean shifts of earlier layers may have been compensating).
  * Errors name the sample or the layer. */
 int qp_biascorr_run(const qp_graph *g, qp_qtable *t, qp_samples *io, int n, int passes,
-                    qp_biascorr_progress progress, void *ctx, int *n_layers);
+                    qp_biascorr_progress progress, void *ctx, qp_biascorr_result *res);
 
 #endif
