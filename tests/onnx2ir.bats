@@ -103,6 +103,7 @@ check_stream() {
     bad unsupported_op "node 'TfIdf_0' (TfIdfVectorizer): unsupported op 'TfIdfVectorizer' (supported: "
     [[ "$stderr" == *"Conv"* ]]
 }
+@test "a variadic operand left empty (fuzz_onnx finding)" { bad variadic_empty "node 'Max_0' (Max): input 1 is missing"; }
 @test "a subgraph attribute (If)" { bad subgraph_if "node 'If_0' (If): attribute 'else_branch' holds a subgraph"; }
 
 # ---- tensors ----

@@ -53,6 +53,15 @@ static void run_range(size_t n, range_fn fn, void *ctx)
 
 static const char *dt_name(int dt) { return qp_dtype_name(dt); }
 
+/* Inputs [first, last] are all given (no empty name among the operands). */
+static int need_inputs(const qp_graph *g, int ni, int first, int last)
+{
+    for (int i = first; i <= last; i++)
+        if (!qp_op_in(g, ni, i))
+            return qp_op_error(g, ni, "input %d is missing (an empty name where an operand is required)", i);
+    return 0;
+}
+
 static int need_same_dtype(const qp_graph *g, int ni, int first, int last)
 {
     const qp_value *a = qp_op_in(g, ni, first);
@@ -102,8 +111,10 @@ static int infer_binary(qp_graph *g, int ni)
 {
     const qp_node *n = &g->nodes[ni];
     qp_elt_binop op = binop_of(n->op_type);
-    const qp_value *a = qp_op_in(g, ni, 0);
     int last = n->n_in - 1;
+    if (need_inputs(g, ni, 0, last))
+        return QP_EINPUT;
+    const qp_value *a = qp_op_in(g, ni, 0);
     if (op == QP_ELT_POW) {
         const qp_value *b = qp_op_in(g, ni, 1);
         if (b->dtype != a->dtype && !(qp_elt_cast_supported(b->dtype, a->dtype) &&
@@ -203,6 +214,8 @@ static int run_binary(const qp_graph *g, int ni, const qp_op_prep *prep, const q
 
 static int infer_where(qp_graph *g, int ni)
 {
+    if (need_inputs(g, ni, 0, 2))
+        return QP_EINPUT;
     const qp_value *c = qp_op_in(g, ni, 0), *x = qp_op_in(g, ni, 1);
     if (c->dtype != QP_DT_BOOL)
         return qp_op_error(g, ni, "condition is %s, expected bool", dt_name(c->dtype));

@@ -73,6 +73,9 @@ def cases(outdir):
     c['unsupported_op'] = model([helper.make_node('TfIdfVectorizer', ['x'], ['y'], name='TfIdf_0')],
                                 [vi('x', [1, 4])], [vi('y', [1, 4])])
     sub = helper.make_graph([helper.make_node('Relu', ['x'], ['t'])], 'then', [], [vi('t', [1, 4])])
+    # a variadic operand left empty (found by fuzz_onnx: shape inference read a missing input)
+    c['variadic_empty'] = model([helper.make_node('Max', ['x', ''], ['y'], name='Max_0')],
+                                [vi('x', [1, 4])], [vi('y', [1, 4])])
     c['subgraph_if'] = model([helper.make_node('If', ['cond'], ['y'], name='If_0', then_branch=sub,
                                                else_branch=sub)],
                              [vi('cond', [], TensorProto.BOOL), vi('x', [1, 4])], [vi('y', [1, 4])])
