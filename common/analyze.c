@@ -88,7 +88,7 @@ static int float_hook(void *ctx, const qp_graph *g, int ni, const qp_tensor *con
     if (!rc)
         rc = compare(g, ni, A->xs, outs, &A->rows[ni].s);
     if (rc)
-        return qp_error_prefix(rc, "layer '%s' (%s)", n->key[0] ? n->key : n->name, n->op_type);
+        return qp_error_prefix(rc, "layer '%s' (%s)", qp_node_key(n), n->op_type);
     for (int j = 0; j < n->n_in; j++) {
         int vi = n->in[j];
         if (vi >= 0 && A->uses[vi] && --A->left[vi] == 0)

@@ -25,12 +25,9 @@ static int integer_layer(const qp_qtable *t, int ni)
     const qp_graph *g = t->g;
     const qp_qentry *w = &t->weight[ni];
     int vo = g->nodes[ni].out[0];
-    if (!qp_qentry_present(w) || w->quantizer == QP_QZ_NONE || w->quantizer == QP_QZ_BFLOAT16 ||
-        w->quantizer == QP_QZ_FLOAT16 || !qp_qtable_qtype_bits(w->qtype))
-        return 0;
     const qp_qentry *y = &t->value[vo];
-    return qp_qentry_present(y) && y->quantizer != QP_QZ_NONE && y->quantizer != QP_QZ_BFLOAT16 &&
-           y->quantizer != QP_QZ_FLOAT16 && qp_qtable_qtype_bits(y->qtype);
+    return !qp_quantizer_is_float(w->quantizer) && qp_qtable_qtype_bits(w->qtype) &&
+           !qp_quantizer_is_float(y->quantizer) && qp_qtable_qtype_bits(y->qtype);
 }
 
 /* Adds each channel's (axis 1) sum of the float32 tensor y to sum[m]; *count += elements a
@@ -39,7 +36,7 @@ static int channel_sums(const qp_graph *g, int ni, const qp_tensor *y, int m, do
 {
     if (y->dtype != QP_DT_F32 || y->rank < 2 || y->dims[1] != m)
         return qp_errorf(QP_EINPUT, "layer '%s': output is not float32 with %d channels on axis 1",
-                         g->nodes[ni].key[0] ? g->nodes[ni].key : g->nodes[ni].name, m);
+                         qp_node_key(&g->nodes[ni]), m);
     size_t outer = (size_t)y->dims[0], inner = 1;
     for (int d = 2; d < y->rank; d++)
         inner *= (size_t)y->dims[d];
@@ -114,7 +111,7 @@ static int correct(struct bc *B, qp_qtable *t, int k)
         const qp_qtensor *q = rc ? NULL : qp_qexec_value(x, g->nodes[node].out[0]);
         qp_tensor y = {0};
         if (!rc && !q)
-            rc = qp_errorf(QP_EINPUT, "layer '%s': output not computed", g->nodes[node].key);
+            rc = qp_errorf(QP_EINPUT, "layer '%s': output not computed", qp_node_key(&g->nodes[node]));
         if (!rc && !(rc = qp_qexec_dequantize(q, &y)))
             rc = channel_sums(g, node, &y, m, qsum, &count);
         qp_tensor_free(&y);
@@ -122,7 +119,7 @@ static int correct(struct bc *B, qp_qtable *t, int k)
             rc = qp_error_prefix(rc, "sample %d", s);
     }
     if (!rc && (count != B->count[k] || count <= 0))
-        rc = qp_errorf(QP_EINPUT, "layer '%s': the float and quantized runs differ in shape", g->nodes[node].key);
+        rc = qp_errorf(QP_EINPUT, "layer '%s': the float and quantized runs differ in shape", qp_node_key(&g->nodes[node]));
     if (!rc) {
         const double *old = t->bias_corr[node];
         for (int c = 0; c < m; c++)
@@ -214,7 +211,7 @@ int qp_biascorr_run(const qp_graph *g, qp_qtable *t, qp_samples *io, int n, int 
         for (int k = 0; !rc && k < nt; k++) {
             rc = correct(&B, t, k);
             if (rc && rc != QP_ESYS)
-                rc = qp_error_prefix(rc, "bias correction of layer '%s'", g->nodes[B.node[k]].key);
+                rc = qp_error_prefix(rc, "bias correction of layer '%s'", qp_node_key(&g->nodes[B.node[k]]));
             if (!rc && progress)
                 progress(ctx, p * nt + k + 1, passes * nt);
         }

@@ -321,6 +321,11 @@ qp_tensor qp_value_tensor(const qp_value *v)
     return t;
 }
 
+const char *qp_node_key(const qp_node *n)
+{
+    return n->key && n->key[0] ? n->key : n->name;
+}
+
 const char *qp_node_label(const qp_graph *g, int ni)
 {
     static _Thread_local char buf[512];

@@ -592,7 +592,7 @@ static int table_entries(const struct image *im, const qp_graph *g, qp_qtable *t
             uint64_t so = rd64(r + 48);
             if (index >= (uint32_t)g->n_nodes)
                 return bad("bias correction %llu: layer %u out of range", (unsigned long long)i, index);
-            const char *lk = g->nodes[index].key[0] ? g->nodes[index].key : g->nodes[index].name;
+            const char *lk = qp_node_key(&g->nodes[index]);
             if (t->bias_corr[index])
                 return bad("bias correction of '%s' appears twice", lk);
             if (n < 1 || n > QP_NBG_MAX_CHANNELS || so % 8 || so > qsize || (uint64_t)n * 8 > qsize - so)

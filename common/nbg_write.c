@@ -322,15 +322,15 @@ static int write_sections(const qp_graph *g, const qp_qtable *t, struct buf *s)
     for (int ni = 0; !rc && ni < g->n_nodes; ni++) {
         if (!t->bias_corr[ni])
             continue;
+        int n = qp_qtable_bias_corr_channels(g, ni);
         uint8_t *r = rec(&s[QP_NBG_SEC_QENTRIES], 64);
-        int64_t so = r ? put(&s[QP_NBG_SEC_QPARAMS], t->bias_corr[ni], (size_t)t->bias_corr_n[ni] * sizeof(double), 8)
-                       : -1;
+        int64_t so = r ? put(&s[QP_NBG_SEC_QPARAMS], t->bias_corr[ni], (size_t)n * sizeof(double), 8) : -1;
         if (so < 0)
             return QP_ESYS;
         r = s[QP_NBG_SEC_QENTRIES].p + s[QP_NBG_SEC_QENTRIES].len - 64;
         wr32(r, QP_NBG_PORT_BIAS_CORR);
         wr32(r + 4, (uint32_t)ni);
-        wr32(r + 32, (uint32_t)t->bias_corr_n[ni]);
+        wr32(r + 32, (uint32_t)n);
         wr32(r + 40, (uint32_t)-1);
         wr64(r + 48, (uint64_t)so);
     }

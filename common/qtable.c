@@ -132,10 +132,9 @@ qp_qtable *qp_qtable_new(const qp_graph *g)
         t->custom_value = qp_arena_array(a, nv, sizeof *t->custom_value);
         t->custom_output = qp_arena_array(a, no, sizeof *t->custom_output);
         t->bias_corr = qp_arena_array(a, nn, sizeof *t->bias_corr);
-        t->bias_corr_n = qp_arena_array(a, nn, sizeof *t->bias_corr_n);
     }
     if (!t || !t->value || !t->weight || !t->bias || !t->custom || !t->custom_value || !t->custom_output ||
-        !t->bias_corr || !t->bias_corr_n) {
+        !t->bias_corr) {
         qp_arena_free(a);
         qp_errorf(QP_ESYS, "out of memory");
         return NULL;
@@ -474,7 +473,7 @@ int qp_qtable_check_entry(const qp_qtable *t, qp_qslot s, const qp_qentry *e)
     }
     if (!(e->min <= e->max) || !isfinite(e->min) || !isfinite(e->max))
         return qp_errorf(QP_EUSAGE, "min_value %g is greater than max_value %g", e->min, e->max);
-    if (e->quantizer == QP_QZ_NONE || e->quantizer == QP_QZ_BFLOAT16 || e->quantizer == QP_QZ_FLOAT16)
+    if (qp_quantizer_is_float(e->quantizer))
         return 0;
     if (e->n < 1 || !e->scale || !e->zero_point)
         return qp_errorf(QP_EUSAGE, "%s needs a scale", qz);
@@ -600,15 +599,10 @@ int qp_qtable_set_bias_corr(qp_qtable *t, int node, const double *v, int n)
 {
     const qp_graph *g = t->g;
     int m = qp_qtable_bias_corr_channels(g, node);
-    const char *key = node >= 0 && node < g->n_nodes ? (g->nodes[node].key[0] ? g->nodes[node].key : g->nodes[node].name) : "?";
+    const char *key = node >= 0 && node < g->n_nodes ? qp_node_key(&g->nodes[node]) : "?";
     if (m < 0)
         return qp_errorf(QP_EUSAGE, "bias correction of layer '%s': only a Conv or ConvTranspose with a known "
                          "output shape takes one", key);
-    if (!v) {
-        t->bias_corr[node] = NULL;
-        t->bias_corr_n[node] = 0;
-        return 0;
-    }
     if (n != m)
         return qp_errorf(QP_EUSAGE, "bias correction of layer '%s' has %d values for %d output channels", key, n, m);
     double *d = qp_arena_array(t->arena, (size_t)n + 1, sizeof *d);
@@ -620,7 +614,6 @@ int qp_qtable_set_bias_corr(qp_qtable *t, int node, const double *v, int n)
         d[c] = v[c];
     }
     t->bias_corr[node] = d;
-    t->bias_corr_n[node] = n;
     return 0;
 }
 

@@ -8,15 +8,10 @@
 #include "qp/keys.h"
 #include "qp/qtable_conv.h"
 
-static int is_float_qz(int qz)
-{
-    return qz == QP_QZ_NONE || qz == QP_QZ_BFLOAT16 || qz == QP_QZ_FLOAT16;
-}
-
 /* The type as the vendor glues it into a converter's name: dynamic_fixed_pointi16, float16. */
 static void glued(const qp_qentry *e, char *buf, size_t n)
 {
-    if (is_float_qz(e->quantizer))
+    if (qp_quantizer_is_float(e->quantizer))
         snprintf(buf, n, "%s", e->quantizer == QP_QZ_NONE ? "float32" : qp_quantizer_name(e->quantizer));
     else
         snprintf(buf, n, "%s%s", qp_quantizer_name(e->quantizer), qp_qtable_qtype_name(e->qtype));

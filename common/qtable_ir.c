@@ -74,8 +74,8 @@ int qp_qtable_store(qp_graph *g, const qp_qtable *t)
         if (!t->bias_corr[ni])
             continue;
         qpipe__bias_correction__init(&bc[nb]);
-        bc[nb].key = (char *)(g->nodes[ni].key[0] ? g->nodes[ni].key : g->nodes[ni].name);
-        bc[nb].n_delta = (size_t)t->bias_corr_n[ni];
+        bc[nb].key = (char *)qp_node_key(&g->nodes[ni]);
+        bc[nb].n_delta = (size_t)qp_qtable_bias_corr_channels(g, ni);
         bc[nb].delta = t->bias_corr[ni];
         pbc[nb] = &bc[nb];
         nb++;

@@ -223,7 +223,7 @@ static int make_entry(struct ctx *C, qp_qslot s, struct raw *r, int *defer)
         qp_qtable_check_entry(t, s, &probe);
         return entry_error(C, r->qtype_n, key);
     }
-    int is_float = qz == QP_QZ_NONE || qz == QP_QZ_BFLOAT16 || qz == QP_QZ_FLOAT16;
+    int is_float = qp_quantizer_is_float(qz);
     int dfp = qz == QP_QZ_DYNAMIC_FIXED_POINT;
     if (is_float || dfp) {
         const qp_ynode *bad = r->n_scale ? r->scale_n : r->n_zp ? r->zp_n : NULL;
@@ -375,7 +375,7 @@ static int finish_entry(struct ctx *C, qp_qslot s, struct raw *r)
 {
     qp_qtable *t = C->t;
     qp_qentry *e = qp_qtable_entry(t, s);
-    int integer = e->quantizer != QP_QZ_NONE && e->quantizer != QP_QZ_BFLOAT16 && e->quantizer != QP_QZ_FLOAT16;
+    int integer = !qp_quantizer_is_float(e->quantizer);
     if (!r->n_max && integer) {
         if (s.port == QP_QPORT_VALUE && !t->g->values[s.index].is_const)
             params_range(e, &e->min, &e->max);
@@ -644,7 +644,7 @@ static int emit_entry(FILE *f, const char *key, const qp_qentry *e, int float_ra
     put_scalar(f, key, 1);
     fputs(":\n", f);
     fprintf(f, "    qtype: %s\n    quantizer: %s\n", qp_qtable_qtype_name(e->qtype), qp_quantizer_name(e->quantizer));
-    if (e->quantizer == QP_QZ_NONE || e->quantizer == QP_QZ_BFLOAT16 || e->quantizer == QP_QZ_FLOAT16) {
+    if (qp_quantizer_is_float(e->quantizer)) {
         if (float_range && (e->min != 0 || e->max != 0))
             if ((rc = put_num(f, "max_value", e->max, key)) || (rc = put_num(f, "min_value", e->min, key)))
                 return rc;
@@ -682,11 +682,6 @@ int qp_qtable_emit_entry(FILE *f, const char *key, const qp_qentry *e)
     return emit_entry(f, key, e, 0);
 }
 
-static int is_float_entry(const qp_qentry *e)
-{
-    return e->quantizer == QP_QZ_NONE || e->quantizer == QP_QZ_BFLOAT16 || e->quantizer == QP_QZ_FLOAT16;
-}
-
 int qp_qtable_emit_yaml(FILE *f, const qp_qtable *t)
 {
     qp_qslot *s;
@@ -702,7 +697,7 @@ int qp_qtable_emit_yaml(FILE *f, const qp_qtable *t)
     for (int i = 0; i < n; i++) {
         const qp_qentry *e = qp_qtable_entry(t, s[i]);
         any |= qp_qentry_present(e);
-        any_int |= qp_qentry_present(e) && !is_float_entry(e);
+        any_int |= qp_qentry_present(e) && !qp_quantizer_is_float(e->quantizer);
     }
     fputs("# !!!This file disallow TABs!!!\nversion: 2\n", f);
     fputs(any ? "quantize_parameters:\n" : "quantize_parameters: {}\n", f);
@@ -735,7 +730,7 @@ int qp_qtable_emit_yaml(FILE *f, const qp_qtable *t)
     for (int ni = 0; !rc && ni < t->g->n_nodes; ni++) {
         if (!t->bias_corr[ni])
             continue;
-        const char *key = t->g->nodes[ni].key[0] ? t->g->nodes[ni].key : t->g->nodes[ni].name;
+        const char *key = qp_node_key(&t->g->nodes[ni]);
         if (!utf8_ok((const unsigned char *)key)) {
             rc = qp_errorf(QP_EUSAGE, "layer key '%s' is not valid UTF-8", key);
             break;
@@ -746,7 +741,7 @@ int qp_qtable_emit_yaml(FILE *f, const qp_qtable *t)
         fputs("  ", f);
         put_scalar(f, key, 0);
         fputs(":\n", f);
-        for (int c = 0; c < t->bias_corr_n[ni]; c++) {
+        for (int c = 0, m = qp_qtable_bias_corr_channels(t->g, ni); c < m; c++) {
             char b[40];
             fprintf(f, "  - %s\n", qp_qalgo_format_double(b, sizeof b, t->bias_corr[ni][c]));
         }

@@ -18,7 +18,6 @@
 #include "qp/analyze.h"
 #include "qp/qtable.h"
 
-static const char *layer_key(const qp_node *n) { return n->key && n->key[0] ? n->key : n->name; }
 
 static const char *fmt_db(char *b, size_t n, double v, int tsv)
 {
@@ -54,7 +53,7 @@ static int write_tsv(const char *path, const qp_graph *g, const qp_analyze_row *
         const qp_node *n = &g->nodes[rows[i].ni];
         qp_analyze_mean e = qp_analyze_get(&rows[i].e), s = qp_analyze_get(&rows[i].s);
         char b1[32], b2[32];
-        fprintf(f, "%s\t%s\t%.9g\t%.9g\t%s\t%.9g\t%.9g\t%s\n", layer_key(n), n->op_type, e.cos, e.euc,
+        fprintf(f, "%s\t%s\t%.9g\t%.9g\t%s\t%.9g\t%.9g\t%s\n", qp_node_key(n), n->op_type, e.cos, e.euc,
                 fmt_db(b1, sizeof b1, e.sqnr, 1), s.cos, s.euc, fmt_db(b2, sizeof b2, s.sqnr, 1));
     }
     return close_tmp(&o);
@@ -142,7 +141,7 @@ static void print_table(const qp_graph *g, qp_analyze_row *rows, int nr, int sam
     int kw = 5, ow = 2;
     for (int i = 0; i < nr; i++) {
         const qp_node *n = &g->nodes[rows[i].ni];
-        int a = (int)strlen(layer_key(n)), b = (int)strlen(n->op_type);
+        int a = (int)strlen(qp_node_key(n)), b = (int)strlen(n->op_type);
         kw = a > kw ? a : kw;
         ow = b > ow ? b : ow;
     }
@@ -152,7 +151,7 @@ static void print_table(const qp_graph *g, qp_analyze_row *rows, int nr, int sam
         const qp_node *n = &g->nodes[sorted[i].ni];
         qp_analyze_mean e = qp_analyze_get(&sorted[i].e), s = qp_analyze_get(&sorted[i].s);
         char b1[32], b2[32];
-        printf("%-*s %-*s %10.6f %11.4e %9s  %10.6f %11.4e %9s\n", kw, layer_key(n), ow, n->op_type, e.cos, e.euc,
+        printf("%-*s %-*s %10.6f %11.4e %9s  %10.6f %11.4e %9s\n", kw, qp_node_key(n), ow, n->op_type, e.cos, e.euc,
                fmt_db(b1, sizeof b1, e.sqnr, 0), s.cos, s.euc, fmt_db(b2, sizeof b2, s.sqnr, 0));
     }
     free(sorted);

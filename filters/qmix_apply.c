@@ -35,11 +35,6 @@ static int type_parse(const char *type, int *qz, int *qt)
     return *qz < 0 || !*qt ? -1 : 0;
 }
 
-static int is_float_qz(int qz)
-{
-    return qz == QP_QZ_NONE || qz == QP_QZ_BFLOAT16 || qz == QP_QZ_FLOAT16;
-}
-
 /* Tables of the whole graph at one type, built once each. */
 #define MAX_ALT 32
 static struct {
@@ -150,9 +145,9 @@ static int set_bias(qp_qtable *t, int ni)
     qp_qentry *b = &t->bias[ni];
     double mn = b->min, mx = b->max;
     int rc;
-    if (is_float_qz(w->quantizer) || is_float_qz(in->quantizer)) {
-        int fz = is_float_qz(w->quantizer) ? w->quantizer : in->quantizer;
-        int ft = is_float_qz(w->quantizer) ? w->qtype : in->qtype;
+    if (qp_quantizer_is_float(w->quantizer) || qp_quantizer_is_float(in->quantizer)) {
+        int fz = qp_quantizer_is_float(w->quantizer) ? w->quantizer : in->quantizer;
+        int ft = qp_quantizer_is_float(w->quantizer) ? w->qtype : in->qtype;
         rc = qp_qentry_set(t, b, fz, ft, 0, NULL, NULL);
         b->channel_dim = -1;
     } else {
@@ -398,7 +393,7 @@ int qp_qmix_set_nodes(qp_qtable *t, const unsigned char *mark, const char *type,
 
 static void type_of(const qp_qentry *e, char *buf, size_t n)
 {
-    if (is_float_qz(e->quantizer))
+    if (qp_quantizer_is_float(e->quantizer))
         snprintf(buf, n, "%s", e->quantizer == QP_QZ_NONE ? "float32" : qp_quantizer_name(e->quantizer));
     else
         snprintf(buf, n, "%s-%s", qp_quantizer_name(e->quantizer), qp_qtable_qtype_name(e->qtype));
@@ -429,7 +424,7 @@ int qp_qmix_converters(qp_qtable *t, const qp_calib *c, int algo, qp_qmix_conv *
     for (int i = 0; !rc && i < nq; i++) {
         const qp_qentry *from = &t->value[cv[i].value], *to = &t->value[t->g->nodes[cv[i].node].out[0]];
         qp_qmix_conv *x = &cv[i];
-        if (is_float_qz(to->quantizer)) {
+        if (qp_quantizer_is_float(to->quantizer)) {
             x->out.quantizer = to->quantizer;
             x->out.qtype = to->qtype;
             x->out.min = from->min;

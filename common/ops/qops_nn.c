@@ -51,7 +51,7 @@ static int quant_weights(qp_qnode *n, qp_arena *a, const qp_qentry *e, const flo
                          channel_fn channel_of, const void *cctx, wq *q, int16_t **wide)
 {
     const qp_graph *g = n->g;
-    if (!e || e->quantizer == QP_QZ_NONE || e->quantizer == QP_QZ_BFLOAT16 || e->quantizer == QP_QZ_FLOAT16)
+    if (!e || qp_quantizer_is_float(e->quantizer))
         return qp_qops_error(g, n->ni, "the output is quantized but the weight has no quantized table entry");
     int t = qp_qtype_of_dtype(e->qtype);
     if (t != QP_QTYPE_U8 && t != QP_QTYPE_I8 && t != QP_QTYPE_I16)
@@ -117,9 +117,9 @@ static int quant_bias_mul(qp_qnode *n, qp_arena *a, wq *q, const float *bf, doub
         return QP_ESYS;
     /* qtable --bias-correction: one real value per output channel, added to the bias */
     const double *corr = n->table && n->table->bias_corr ? n->table->bias_corr[n->ni] : NULL;
-    if (corr && (size_t)n->table->bias_corr_n[n->ni] != m)
+    if (corr && (size_t)qp_qtable_bias_corr_channels(n->g, n->ni) != m)
         return qp_qops_error(n->g, n->ni, "the bias correction has %d values for %zu output channels",
-                             n->table->bias_corr_n[n->ni], m);
+                             qp_qtable_bias_corr_channels(n->g, n->ni), m);
     int64_t wmax = 0;
     for (size_t i = 0; q->widen && i < count; i++)
         wmax = wide[i] < 0 ? (-wide[i] > wmax ? -wide[i] : wmax) : (wide[i] > wmax ? wide[i] : wmax);

@@ -53,7 +53,7 @@ int qp_qops_error(const qp_graph *g, int ni, const char *fmt, ...)
     vsnprintf(buf, sizeof buf, fmt, ap);
     va_end(ap);
     const qp_node *n = &g->nodes[ni];
-    return qp_errorf(QP_EINPUT, "layer '%s' (%s): %s", n->key && n->key[0] ? n->key : n->name, n->op_type, buf);
+    return qp_errorf(QP_EINPUT, "layer '%s' (%s): %s", qp_node_key(n), n->op_type, buf);
 }
 
 /* ---- representations ----------------------------------------------------------------------- */
@@ -86,7 +86,7 @@ int qp_qrep_of_entry(const qp_qentry *e, qp_qrep *r)
         r->max = e->max;
     }
     int qz = e ? e->quantizer : QP_QZ_NONE;
-    if (qz == QP_QZ_NONE || qz == QP_QZ_BFLOAT16 || qz == QP_QZ_FLOAT16) {
+    if (qp_quantizer_is_float(qz)) {
         r->kind = QP_QREP_FLOAT;
         r->fmt = qz == QP_QZ_BFLOAT16 ? QP_DT_BF16 : qz == QP_QZ_FLOAT16 ? QP_DT_F16 : QP_DT_F32;
         if (qz == QP_QZ_NONE && e && (e->qtype == QP_DT_BF16 || e->qtype == QP_DT_F16))

@@ -116,6 +116,8 @@ int qp_value_numel(const qp_value *v, size_t *numel);
 int qp_dims_numel(int rank, const int64_t *dims, size_t *numel);
 /* A view of a value as a tensor (data NULL unless constant). */
 qp_tensor qp_value_tensor(const qp_value *v);
+/* A node's layer key, or its name when it has none. */
+const char *qp_node_key(const qp_node *n);
 /* Human-readable label of a node for messages: "'Conv_0' (Conv)". */
 const char *qp_node_label(const qp_graph *g, int ni);
 /* Consumers of value vi: count, and fills up to max node indices. */

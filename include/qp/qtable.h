@@ -48,10 +48,9 @@ typedef struct qp_qtable {
     const char **custom_value;      /* per value id, or NULL */
     const char **custom_output;     /* per graph output, or NULL */
     /* Bias correction (qtable --bias-correction, qp/biascorr.h): per node id, NULL or one real
-     * value per output channel of a Conv/ConvTranspose, added to its bias before the bias is
-     * quantized (qpipe(7)); bias_corr_n[node] values. */
+     * value per output channel of a Conv/ConvTranspose (qp_qtable_bias_corr_channels), added
+     * to its bias before the bias is quantized (qpipe(7)). */
     double **bias_corr;
-    int *bias_corr_n;
 } qp_qtable;
 
 /* An entry with quantizer QP_QZ_NONE and qtype 0 is absent; QP_QZ_NONE with qtype QP_DT_F32
@@ -59,6 +58,12 @@ typedef struct qp_qtable {
 static inline int qp_qentry_present(const qp_qentry *e)
 {
     return e->quantizer != QP_QZ_NONE || e->qtype != 0;
+}
+
+/* float32 (QP_QZ_NONE), bfloat16 and float16: the quantizers that keep a tensor in float. */
+static inline int qp_quantizer_is_float(int qz)
+{
+    return qz == QP_QZ_NONE || qz == QP_QZ_BFLOAT16 || qz == QP_QZ_FLOAT16;
 }
 
 /* ---- Slots: the tensors a table can describe, in graph order ------------------------------ */
@@ -101,8 +106,8 @@ int qp_qtable_set_custom(qp_qtable *t, const char *layer_key, const char *type);
 /* The output channels a bias correction of node takes (a Conv or ConvTranspose with a
  * static output shape), or -1. */
 int qp_qtable_bias_corr_channels(const qp_graph *g, int node);
-/* Sets (copies) or, with v NULL, clears the bias correction of a node; QP_EUSAGE (the reason,
- * naming the layer) when the node takes none or n is not its output channel count. */
+/* Sets (copies) the bias correction of a node; QP_EUSAGE (the reason, naming the layer) when
+ * the node takes none, n is not its output channel count or a value is not finite. */
 int qp_qtable_set_bias_corr(qp_qtable *t, int node, const double *v, int n);
 /* The same by layer key (QP_EUSAGE naming the key and the nearest keys if it is unknown). */
 int qp_qtable_set_bias_corr_key(qp_qtable *t, const char *layer_key, const double *v, int n);
