@@ -210,7 +210,14 @@ for t in ['dynamic_fixed_point', 'perchannel_symmetric_affine']:
     # tests/ref/qdq_copy.py builds the model's fake-quant copy from the .quantize table alone;
     # onnxruntime runs it on the input tensor the quantized run dumped (its integers, so both
     # start from the same values).  Any rule of the simulator that departs from
-    # quantize-compute-requantize shows as a cosine below 1 (int8 here is 0.95-0.998 from float).
+    # quantize-compute-requantize shows, layer by layer: with --single every layer of the copy
+    # reads the simulator's own inputs, so a difference cannot travel, and the only ones left
+    # are accumulators within float32's error of a rounding tie, which onnxruntime rounds the
+    # other way (one step, isolated: 1 element of 2.2 million in int8 here, up to 0.4% of a
+    # layer in int16, whose steps are 256 times finer).  A changed scale of one layer in the
+    # copy's table differs there in 72% of the elements (checked by hand).  End to end the
+    # 16-bit schemes must also agree on the outputs (int8 here is 0.95-0.998 from float, and
+    # one such tie early in an int8 run moves later layers).
     model=$QP_CACHE/models/face_detection_front_128x128_barracuda.onnx
     require_file "$model"
     require_file "$QP_CACHE/ort/node_modules/onnxruntime-node/package.json"
@@ -223,6 +230,18 @@ for t in ['dynamic_fixed_point', 'perchannel_symmetric_affine']:
         perchannel_symmetric_affine:int16; do
         t=${tq%:*}_${tq#*:}
         qtable --quantizer ${tq%:*} --qtype ${tq#*:} -q $t.quantize < c.ir > $t.ir
+        qinfer -q --dtype quantized --input-meta meta.yml --format npy --dump-all --output-dir d_$t < $t.ir
+        /usr/bin/python3 "$QP_ROOT/tests/ref/qdq_copy.py" "$model" $t.quantize s_$t.onnx --all --single=d_$t 2> /dev/null
+        node "$QP_ROOT/tests/ref/ort_run.js" s_$t.onnx s_$t d_$t/iter_0_input:0_*.npy > /dev/null
+        run -0 /usr/bin/python3 "$QP_ROOT/tests/ref/qdq_compare.py" $t.quantize s_$t.onnx.map.json s_$t d_$t
+        echo "$t: ${lines[-1]}"
+        [[ "${lines[-1]}" == "layers 83 elements 2185856 differing "* ]]
+        lim=0.0001; [[ $t == *int16 ]] && lim=0.01
+        for l in "${lines[@]:0:83}"; do   # key, elements, differing, max steps
+            awk -F'\t' -v lim=$lim '{ exit !($4 <= 1.01 && ($3 <= 2 || $3 <= lim * $2)) }' <<< "$l" ||
+                { echo "$t: $l"; false; }
+        done
+        [[ $t == *int16 ]] || continue
         qinfer -q --dtype quantized --input-meta meta.yml --format npy --output-dir q_$t < $t.ir
         /usr/bin/python3 "$QP_ROOT/tests/ref/qdq_copy.py" "$model" $t.quantize $t.onnx 2> /dev/null
         node "$QP_ROOT/tests/ref/ort_run.js" $t.onnx o_$t q_$t/iter_0_input:0_*.npy > /dev/null

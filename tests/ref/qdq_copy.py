@@ -16,6 +16,10 @@ as onnx2ir does.  Constant operands of elementwise ops stay float (qpipe's table
   --skip=OPS    leave the outputs of these op types (or node names) float
   --all         also make every fake-quantized tensor a graph output, and write
                 OUT.onnx.map.json mapping its file name (as ort_run.js writes it) to the key
+  --single=DIR  layer by layer: the readers of each fake-quantized tensor read instead the
+                simulator's own value of it, from DIR (qinfer --dtype quantized --dump-all
+                --format npy, iteration 0), held as a constant, so every layer starts from
+                the simulator's inputs and a difference cannot travel (use with --all)
 Needs python3-onnx, python3-numpy, python3-yaml.  Exit status 0 ok, 1 bad input, 2 usage."""
 import json
 import sys
@@ -35,12 +39,13 @@ args = [a for a in sys.argv[1:] if not a.startswith('--')]
 flags = [a for a in sys.argv[1:] if a.startswith('--')]
 known = ('--no-act', '--no-w', '--wpc16', '--all')
 for f in flags:
-    if f not in known and not f.startswith('--skip='):
+    if f not in known and not f.startswith('--skip=') and not f.startswith('--single='):
         die(2, f"unknown option '{f}'")
 if len(args) != 3:
     die(2, 'usage: qdq_copy.py MODEL.onnx TABLE.quantize OUT.onnx [options]')
 src, tab, out = args
 skip = set(sum((f[7:].split(',') for f in flags if f.startswith('--skip=')), []))
+single = ([f[9:] for f in flags if f.startswith('--single=')] or [None])[-1]
 try:
     m = onnx.load(src)
     q = yaml.safe_load(open(tab))['quantize_parameters']
@@ -162,10 +167,24 @@ for key, e in q.items():
         lo, hi = QRANGE['i64' if e['qtype'] == 'i16' else 'i32']
         setw(n.input[2], np.clip(np.round(getw(n.input[2]) / bs), lo, hi) * bs)
 
-for n in g.node:
-    for i, x in enumerate(n.input):
-        if x in renames:
-            n.input[i] = renames[x]
+if single is not None:  # readers take the simulator's value of the tensor instead
+    import glob
+    import os
+    for tname in list(renames):
+        k = keymap[tname][1:].rsplit(':', 1)[0]
+        files = glob.glob(os.path.join(glob.escape(single), 'iter_0_' + glob.escape(k.replace('/', '_')) + '_out0_*.npy'))
+        if len(files) != 1:
+            die(1, f"{single}: {len(files)} dumps of '{keymap[tname]}' (want qinfer --dump-all --format npy)")
+        g.initializer.append(numpy_helper.from_array(np.load(files[0]).astype(np.float32), tname + '_sim'))
+        for n in g.node:
+            for i, x in enumerate(n.input):
+                if x == tname:
+                    n.input[i] = tname + '_sim'
+else:
+    for n in g.node:
+        for i, x in enumerate(n.input):
+            if x in renames:
+                n.input[i] = renames[x]
 g.node.extend(new_nodes)
 for o in g.output:  # the outputs read their fake-quantized copy, under the same name
     if o.name in renames:
