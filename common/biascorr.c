@@ -1,4 +1,5 @@
 /* Empirical bias correction (qp/biascorr.h). */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -6,6 +7,7 @@
 #include "qp/diag.h"
 #include "qp/exec.h"
 #include "qp/metrics.h"
+#include "qp/nn.h"
 #include "qp/qexec.h"
 
 struct bc {
@@ -16,6 +18,8 @@ struct bc {
     int *node;                  /* per target: node id */
     int *m;                     /* per target: output channels */
     double **fsum;              /* per target: per channel sum of the float run's outputs */
+    double **fin;               /* per target: per channel count of float outputs inside (lo, hi) */
+    double *lo, *hi;            /* per target: the clamp of a Relu or Clip that alone reads it */
     double *count;              /* per target: elements per channel summed */
 };
 
@@ -30,9 +34,11 @@ static int integer_layer(const qp_qtable *t, int ni)
            !qp_quantizer_is_float(y->quantizer) && qp_qtable_qtype_bits(y->qtype);
 }
 
-/* Adds each channel's (axis 1) sum of the float32 tensor y to sum[m]; *count += elements a
- * channel has. */
-static int channel_sums(const qp_graph *g, int ni, const qp_tensor *y, int m, double *sum, double *count)
+/* Adds each channel's (axis 1) sum of the float32 tensor y, clamped to [lo, hi], to sum[m],
+ * and if in is not NULL the count of its elements strictly inside (lo, hi) to in[m]; *count
+ * += elements a channel has. */
+static int channel_sums(const qp_graph *g, int ni, const qp_tensor *y, int m, double lo, double hi, double *sum,
+                        double *in, double *count)
 {
     if (y->dtype != QP_DT_F32 || y->rank < 2 || y->dims[1] != m)
         return qp_errorf(QP_EINPUT, "layer '%s': output is not float32 with %d channels on axis 1",
@@ -44,10 +50,15 @@ static int channel_sums(const qp_graph *g, int ni, const qp_tensor *y, int m, do
     for (size_t o = 0; o < outer; o++)
         for (int c = 0; c < m; c++) {
             const float *q = p + (o * (size_t)m + (size_t)c) * inner;
-            double s = 0;
-            for (size_t i = 0; i < inner; i++)
-                s += q[i];
+            double s = 0, k = 0;
+            for (size_t i = 0; i < inner; i++) {
+                double v = q[i];
+                k += v > lo && v < hi;
+                s += v < lo ? lo : v > hi ? hi : v;
+            }
             sum[c] += s;
+            if (in)
+                in[c] += k;
         }
     *count += (double)(outer * inner);
     return 0;
@@ -59,7 +70,7 @@ static int float_hook(void *ctx, const qp_graph *g, int ni, const qp_tensor *con
     int k = B->target[ni];
     if (k < 0 || !outs[0])
         return 0;
-    return channel_sums(g, ni, outs[0], B->m[k], B->fsum[k], &B->count[k]);
+    return channel_sums(g, ni, outs[0], B->m[k], B->lo[k], B->hi[k], B->fsum[k], B->fin[k], &B->count[k]);
 }
 
 static int set_inputs_q(const struct bc *B, qp_qexec *x, int s)
@@ -113,7 +124,7 @@ static int correct(struct bc *B, qp_qtable *t, int k)
         if (!rc && !q)
             rc = qp_errorf(QP_EINPUT, "layer '%s': output not computed", qp_node_key(&g->nodes[node]));
         if (!rc && !(rc = qp_qexec_dequantize(q, &y)))
-            rc = channel_sums(g, node, &y, m, qsum, &count);
+            rc = channel_sums(g, node, &y, m, B->lo[k], B->hi[k], qsum, NULL, &count);
         qp_tensor_free(&y);
         if (rc)
             rc = qp_error_prefix(rc, "sample %d", s);
@@ -122,8 +133,13 @@ static int correct(struct bc *B, qp_qtable *t, int k)
         rc = qp_errorf(QP_EINPUT, "layer '%s': the float and quantized runs differ in shape", qp_node_key(&g->nodes[node]));
     if (!rc) {
         const double *old = t->bias_corr[node];
-        for (int c = 0; c < m; c++)
-            d[c] = (old ? old[c] : 0) + (B->fsum[k][c] - qsum[c]) / count;
+        /* behind a clamp the means compared are the clamped ones, and a bias shift moves the
+         * clamped mean only where the output is inside it: the shift is the difference over
+         * the fraction inside (none for a channel never inside) */
+        for (int c = 0; c < m; c++) {
+            double in = B->fin[k][c] / count;
+            d[c] = (old ? old[c] : 0) + (in > 0 ? (B->fsum[k][c] - qsum[c]) / count / in : 0);
+        }
         rc = qp_qtable_set_bias_corr(t, node, d, m);
     }
     qp_qexec_free(x);
@@ -177,7 +193,7 @@ static int output_cos(const struct bc *B, const qp_qtable *t, double *cos)
 int qp_biascorr_run(const qp_graph *g, qp_qtable *t, qp_samples *io, int n, int passes,
                     qp_biascorr_progress progress, void *ctx, qp_biascorr_result *res)
 {
-    struct bc B = {g, n, NULL, NULL, NULL, NULL, NULL, NULL};
+    struct bc B = {g, n, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL};
     size_t nn = (size_t)g->n_nodes + 1;
     int rc = 0, nt = 0;
     *res = (qp_biascorr_result){0, 1.0, 1.0};
@@ -188,8 +204,11 @@ int qp_biascorr_run(const qp_graph *g, qp_qtable *t, qp_samples *io, int n, int 
     B.node = qp_calloc(nn, sizeof *B.node);
     B.m = qp_calloc(nn, sizeof *B.m);
     B.fsum = qp_calloc(nn, sizeof *B.fsum);
+    B.fin = qp_calloc(nn, sizeof *B.fin);
+    B.lo = qp_calloc(nn, sizeof *B.lo);
+    B.hi = qp_calloc(nn, sizeof *B.hi);
     B.count = qp_calloc(nn, sizeof *B.count);
-    if (!B.in || !B.target || !B.node || !B.m || !B.fsum || !B.count)
+    if (!B.in || !B.target || !B.node || !B.m || !B.fsum || !B.fin || !B.lo || !B.hi || !B.count)
         rc = QP_ESYS;
     for (int ni = 0; !rc && ni < g->n_nodes; ni++) {
         B.target[ni] = -1;
@@ -199,7 +218,17 @@ int qp_biascorr_run(const qp_graph *g, qp_qtable *t, qp_samples *io, int n, int 
         B.target[ni] = nt;
         B.node[nt] = ni;
         B.m[nt] = m;
-        if (!(B.fsum[nt] = qp_calloc((size_t)m + 1, sizeof **B.fsum)))
+        B.lo[nt] = -HUGE_VAL;
+        B.hi[nt] = HUGE_VAL;
+        qp_act act;
+        int skip[2], nsk;
+        if (!qp_nn_match_activation(g, ni, &act, skip, &nsk) && nsk == 1 &&
+            (act.kind == QP_ACT_RELU || act.kind == QP_ACT_CLIP)) {
+            B.lo[nt] = act.kind == QP_ACT_RELU ? 0 : act.alpha;
+            B.hi[nt] = act.kind == QP_ACT_RELU ? HUGE_VAL : act.beta;
+        }
+        if (!(B.fsum[nt] = qp_calloc((size_t)m + 1, sizeof **B.fsum)) ||
+            !(B.fin[nt] = qp_calloc((size_t)m + 1, sizeof **B.fin)))
             rc = QP_ESYS;
         nt++;
     }
@@ -223,11 +252,16 @@ int qp_biascorr_run(const qp_graph *g, qp_qtable *t, qp_samples *io, int n, int 
         qp_tensor_free(&B.in[i]);
     for (int k = 0; B.fsum && k < nt; k++)
         free(B.fsum[k]);
+    for (int k = 0; B.fin && k < nt; k++)
+        free(B.fin[k]);
     free(B.in);
     free(B.target);
     free(B.node);
     free(B.m);
     free(B.fsum);
+    free(B.fin);
+    free(B.lo);
+    free(B.hi);
     free(B.count);
     return rc;
 }

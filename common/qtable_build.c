@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "qp/diag.h"
+#include "qp/nn.h"
 #include "qp/op.h"
 #include "qp/qtable_build.h"
 #include "qp/requant.h"
@@ -513,6 +514,23 @@ int qp_qtable_build(const qp_graph *g, const qp_calib *c, const qp_qtable_opts *
         for (int j = 0; j < nd->n_in; j++)
             if (nd->in[j] >= 0 && has[nd->in[j]] && width(&m, ulo, uhi) <= 2 * narrow[find(parent, nd->in[j])])
                 join(parent, lo, hi, narrow, o0, nd->in[j]);
+    }
+    /* 2b. a fused activation: a new tensor read only by a Relu or Clip takes the part of its
+     * range the clamp keeps and shares the activation's parameters (what is outside is clamped
+     * away anyway), so the layer's requantization is the clamp and no value is rounded twice */
+    for (int ni = 0; !rc && ni < g->n_nodes; ni++) {
+        int all_out, skip[2], nsk, y = g->nodes[ni].n_out > 0 ? g->nodes[ni].out[0] : -1;
+        qp_act act;
+        if (y < 0 || !has[y] || sharing(g, ni, &all_out) || qp_nn_match_activation(g, ni, &act, skip, &nsk) ||
+            nsk != 1 || (act.kind != QP_ACT_RELU && act.kind != QP_ACT_CLIP))
+            continue;
+        int z = g->nodes[skip[0]].out[0], r = find(parent, y);
+        double a = act.kind == QP_ACT_RELU ? 0 : act.alpha, b = act.kind == QP_ACT_RELU ? HUGE_VAL : act.beta;
+        if (!has[z] || r != y || fmax(lo[y], a) > fmin(hi[y], b))
+            continue;
+        lo[y] = fmax(lo[y], a);
+        hi[y] = fmin(hi[y], b);
+        join(parent, lo, hi, narrow, y, z);
     }
     /* 3. parameters, in graph order (a bias needs its input's and weight's) */
     for (int i = 0; !rc && i < ns; i++) {

@@ -114,10 +114,10 @@ EOF
     [ "$(wc -l < ds.txt)" -eq 16 ]
     calib -q --input-meta bf.yml < bf.ir > c16.ir
     run -0 --separate-stderr sh -c 'qtable --quantizer perchannel_symmetric_affine --qtype int8 \
-        --bias-correction --input-meta bf.yml -q w.quantize < c16.ir > w.ir'
+        --algorithm moving_average --bias-correction --input-meta bf.yml -q w.quantize < c16.ir > w.ir'
     echo "$stderr"
     [ "${#stderr_lines[@]}" -eq 1 ]
-    [[ "$stderr" == "qtable: warning: --bias-correction lowered the mean output cosine on its 16 samples from 0.99"*" to 0.98"* ]]
+    [[ "$stderr" == "qtable: warning: --bias-correction lowered the mean output cosine on its 16 samples from 0.99"*" to 0.99"* ]]
     grep -q '^bias_correction:' w.quantize
     # the four built-in photos: it raises the cosine there, and says nothing
     ls "$IMAGES"/*.jpg > ds.txt
@@ -186,4 +186,27 @@ bias_correction: 3' "'bias_correction' must be a mapping"
     c=$(echo "$output" | awk '$1 == "ppocr_det" && $4 == "moving_average+bc" { print $5 }')
     [ -n "$c" ]
     awk -v c="$c" 'BEGIN { exit !(c >= 0.98) }'
+}
+
+@test "M-LSD tiny: int16 DFP with bias correction: offsets and the scores map before its NMS mask >= 0.9999 held out (the issue's int16 bar)" {
+    # a conv behind a ReLU6 is compared after the clamp (its output is the clamp's in the
+    # table); comparing the raw means there gave offsets 0.978 (checked)
+    [ -z "${QP_SANITIZED:-}" ] || skip "too slow under sanitizers"
+    require_file "$QP_CACHE/models/mlsd_320x320_tiny.onnx"
+    command -v /usr/bin/convert > /dev/null || skip "ImageMagick's convert is not installed"
+    run bash -c "QT_KEEP='$PWD/k' QT_BC=1 QT_SCHEMES=dynamic_fixed_point:int16 QT_ALGOS=normal \
+        bash '$BATS_TEST_DIRNAME/bench/quant_table.sh' -v mlsd_tiny"
+    echo "$output"
+    [ "$status" -eq 0 ]
+    off=$(echo "$output" | awk '$1 == "cos" && /attach_Transpose/ { s += $2; n++ } END { if (n == 8) print s / n }')
+    [ -n "$off" ]
+    awk -v c="$off" 'BEGIN { exit !(c >= 0.9999) }'
+    d=k/mlsd_tiny
+    qinfer -q --input-meta $d/meta_eval.yml --iterations 8 --dump-all --format npy --output-dir f < $d/m.ir
+    qinfer -q --dtype quantized --input-meta $d/meta_eval.yml --iterations 8 --dump-all --format npy \
+        --output-dir q < $d/q.ir
+    run -0 /usr/bin/python3 "$BATS_TEST_DIRNAME/bench/mask_split.py" f q
+    echo "$output"
+    awk '/^map cosine mean/ { m = $4 } /^output cosine with the float mask/ { o = $NF }
+         END { exit !(m >= 0.9999 && o >= 0.9999) }' <<< "$output"
 }

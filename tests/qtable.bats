@@ -7,6 +7,7 @@ load helpers
 
 BAD=$BATS_TEST_DIRNAME/data/bad
 Q=$BATS_TEST_DIRNAME/data/quantize
+IMAGES=$BATS_TEST_DIRNAME/data/images
 YOLO=$QP_CACHE/models/yolov5s.onnx
 
 # Shared: tests/data/quantize/tiny.onnx (make_tiny.py) imported, calibrated on its two .npy
@@ -161,7 +162,36 @@ bad() {   # bad FILE CODE TEXT
     # Concat(MaxPool, Conv2): one set for both inputs and the output (their ranges are close)
     [ "$(params Concat_cat1_5)" = "$(params MaxPool_pool1_7)" ]
     [ "$(params Concat_cat1_5)" = "$(params Conv_conv2_8)" ]
-    [ "$(params Conv_conv1_10)" != "$(params Relu_relu1_9)" ]
+}
+
+@test "qtable: a tensor read only by a Relu or Clip takes the clamped range and the activation's parameters" {
+    need_calib
+    entry() { awk -v k="'@$1:out0':" '$1 == k { f = 1; next } f && /^  / && !/^    / { exit } f' t.quantize; }
+    for tq in asymmetric_affine:uint8 dynamic_fixed_point:int16 perchannel_symmetric_affine:int8; do
+        qtable --quantizer ${tq%:*} --qtype ${tq#*:} -q t.quantize < "$F/tinyc.ir" > t.ir
+        # conv1 -> relu1: one parameter set (here the group of the MaxPool and Concat after it)
+        [ "$(entry Conv_conv1_10)" = "$(entry Relu_relu1_9)" ]
+        # the quantized run fuses the Relu into the Conv's requantization: the same integers
+        # as the unfused run of --dump-all
+        qinfer -q --dtype quantized --input-meta "$F/tiny.yml" --iterations 2 --raw --output-dir a < t.ir
+        qinfer -q --dtype quantized --input-meta "$F/tiny.yml" --iterations 2 --raw --dump-all --output-dir b < t.ir
+        for f in a/raw/*; do cmp "$f" "b/raw/${f#a/raw/}"; done
+        rm -rf a b
+    done
+    # BlazeFace: the residual Add before a Relu had negative values in calibration; its entry
+    # is the Relu's range [0, max]
+    model=$QP_CACHE/models/face_detection_front_128x128_barracuda.onnx
+    require_file "$model"
+    onnx2ir --inputmeta b.yml "$model" > b.ir
+    ls "$IMAGES"/*.jpg > dataset.txt
+    sed -i "s|^\( *path:\).*|\1 $PWD/dataset.txt|" b.yml
+    calib -q --input-meta b.yml < b.ir > bc.ir
+    qinfer -q --input-meta b.yml --dump-all --format npy --output-dir f < b.ir
+    /usr/bin/python3 -c "import glob, numpy as np, sys; sys.exit(not np.load(glob.glob('f/iter_0_Add_*add_add_106_out0_*.npy')[0]).min() < 0)"
+    qtable --quantizer asymmetric_affine --qtype uint8 -q t.quantize < bc.ir > /dev/null
+    add=Add_StatefulPartitionedCall/functional_1/add/add_106 relu=Relu_StatefulPartitionedCall/functional_1/re_lu/Relu_104
+    entry $add | grep -qx '    min_value: 0.0'
+    [ "$(entry $add)" = "$(entry $relu)" ]
 }
 
 @test "qtable: Acuity's qtype spellings give the same table" {
