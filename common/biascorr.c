@@ -218,14 +218,10 @@ int qp_biascorr_run(const qp_graph *g, qp_qtable *t, qp_samples *io, int n, int 
         B.target[ni] = nt;
         B.node[nt] = ni;
         B.m[nt] = m;
-        B.lo[nt] = -HUGE_VAL;
-        B.hi[nt] = HUGE_VAL;
-        qp_act act;
-        int skip[2], nsk;
-        if (!qp_nn_match_activation(g, ni, &act, skip, &nsk) && nsk == 1 &&
-            (act.kind == QP_ACT_RELU || act.kind == QP_ACT_CLIP)) {
-            B.lo[nt] = act.kind == QP_ACT_RELU ? 0 : act.alpha;
-            B.hi[nt] = act.kind == QP_ACT_RELU ? HUGE_VAL : act.beta;
+        int an;
+        if (qp_nn_match_clamp(g, ni, &an, &B.lo[nt], &B.hi[nt])) {
+            B.lo[nt] = -HUGE_VAL;
+            B.hi[nt] = HUGE_VAL;
         }
         if (!(B.fsum[nt] = qp_calloc((size_t)m + 1, sizeof **B.fsum)) ||
             !(B.fin[nt] = qp_calloc((size_t)m + 1, sizeof **B.fin)))

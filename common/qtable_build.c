@@ -1,7 +1,8 @@
 /* Building a quantization table from calibration statistics, and the sensitivity ranking of
  * --compute-entropy.  Order of work: a range per tensor (the algorithm on the statistics,
  * constants from their data), one union range per group of tensors that data-moving ops
- * tie together, parameters per quantizer, then weights and biases.  qpipe-quantize(5)
+ * tie together (and a layer with the Relu or Clip fused after it), parameters per
+ * quantizer, then weights and biases.  qpipe-quantize(5)
  * states every rule; the arithmetic is in qtable_algo.c and requant.c. */
 #include <math.h>
 #include <stdlib.h>
@@ -519,13 +520,11 @@ int qp_qtable_build(const qp_graph *g, const qp_calib *c, const qp_qtable_opts *
      * range the clamp keeps and shares the activation's parameters (what is outside is clamped
      * away anyway), so the layer's requantization is the clamp and no value is rounded twice */
     for (int ni = 0; !rc && ni < g->n_nodes; ni++) {
-        int all_out, skip[2], nsk, y = g->nodes[ni].n_out > 0 ? g->nodes[ni].out[0] : -1;
-        qp_act act;
-        if (y < 0 || !has[y] || sharing(g, ni, &all_out) || qp_nn_match_activation(g, ni, &act, skip, &nsk) ||
-            nsk != 1 || (act.kind != QP_ACT_RELU && act.kind != QP_ACT_CLIP))
+        int all_out, an, y = g->nodes[ni].n_out > 0 ? g->nodes[ni].out[0] : -1;
+        double a, b;
+        if (y < 0 || !has[y] || sharing(g, ni, &all_out) || qp_nn_match_clamp(g, ni, &an, &a, &b))
             continue;
-        int z = g->nodes[skip[0]].out[0], r = find(parent, y);
-        double a = act.kind == QP_ACT_RELU ? 0 : act.alpha, b = act.kind == QP_ACT_RELU ? HUGE_VAL : act.beta;
+        int z = g->nodes[an].out[0], r = find(parent, y);
         if (!has[z] || r != y || fmax(lo[y], a) > fmin(hi[y], b))
             continue;
         lo[y] = fmax(lo[y], a);

@@ -912,6 +912,19 @@ int qp_nn_match_activation(const qp_graph *g, int ni, qp_act *act, int skip[2], 
     return -1;
 }
 
+int qp_nn_match_clamp(const qp_graph *g, int ni, int *act_ni, double *lo, double *hi)
+{
+    qp_act act;
+    int skip[2], n_skip;
+    if (qp_nn_match_activation(g, ni, &act, skip, &n_skip) || n_skip != 1 ||
+        (act.kind != QP_ACT_RELU && act.kind != QP_ACT_CLIP))
+        return -1;
+    *act_ni = skip[0];
+    *lo = act.kind == QP_ACT_RELU ? 0 : act.alpha;
+    *hi = act.kind == QP_ACT_RELU ? HUGE_VAL : act.beta;
+    return 0;
+}
+
 /* ---- BatchNormalization, InstanceNormalization, LRN ------------------------------------------ */
 
 typedef struct bn_state {

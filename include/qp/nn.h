@@ -27,6 +27,12 @@
  * is no such pattern.  It does not ask whether ni can take the activation: see below. */
 int qp_nn_match_activation(const qp_graph *g, int ni, qp_act *act, int skip[2], int *n_skip);
 
+/* The same pattern when the activation is a clamp, a Relu or a Clip: *act_ni is that node,
+ * [*lo, *hi] what it keeps (0 and +HUGE_VAL for Relu).  Returns 0, or -1 when there is none.
+ * The quantization table shares the activation's parameters with node ni's output then
+ * (qpipe-quantize(5), "A fused activation"), and the bias correction compares after it. */
+int qp_nn_match_clamp(const qp_graph *g, int ni, int *act_ni, double *lo, double *hi);
+
 /* Puts act into the epilogue of node conv_ni, whose prepare() has already filled *prep (call
  * it after prepare, before the first run): from then on the node's output 0 holds
  * act(op(...)).  The executor must then not run the skipped node(s) and must make the last
